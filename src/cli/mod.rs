@@ -1,0 +1,101 @@
+//! The command line: argument parsing, the one place that prints errors, and
+//! exit codes. Each subcommand lives in its own file and returns
+//! `Result<ExitCode, Failure>`.
+
+mod build;
+mod check;
+mod new;
+mod project;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::diag::Problems;
+pub use project::Project;
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    /// Everything worked (or, for `send --due`, nothing was due).
+    pub const OK: u8 = 0;
+    /// Content, layout or configuration errors: nothing was built or sent.
+    pub const INVALID: u8 = 1;
+    /// Bad command-line usage (clap's own code).
+    pub const USAGE: u8 = 2;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "almanac", version, about = "Compose a twice-weekly newsletter and send it.", long_about = None)]
+pub struct Cli {
+    /// The newsletter's configuration file.
+    #[arg(long, short = 'c', global = true, env = "ALMANAC_CONFIG", default_value = "newsletter.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an issue into out/<issue>/: email.html, email.txt, web.html, message.eml.
+    Build(build::Args),
+    /// Validate the config, layouts and an issue, and lint the built email.
+    Check(check::Args),
+    /// Scaffold the next issue of an edition from a commented template.
+    New(new::Args),
+}
+
+/// Why a command stopped: problems with files (printed with positions), or a
+/// plain message.
+#[derive(Debug)]
+pub enum Failure {
+    Problems(Problems),
+    Message(String, u8),
+}
+
+impl From<Problems> for Failure {
+    fn from(p: Problems) -> Self {
+        Failure::Problems(p)
+    }
+}
+
+impl From<crate::diag::Problem> for Failure {
+    fn from(p: crate::diag::Problem) -> Self {
+        Failure::Problems(p.into())
+    }
+}
+
+pub type CmdResult = Result<ExitCode, Failure>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Build(a) => build::run(&cli, a),
+        Command::Check(a) => check::run(&cli, a),
+        Command::New(a) => new::run(&cli, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Problems(p)) => {
+            eprint!("{}", p.render(fancy()));
+            eprintln!("{}", summary(&p));
+            ExitCode::from(exit::INVALID)
+        }
+        Err(Failure::Message(m, code)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Pretty diagnostics with source snippets on a terminal; one line per
+/// problem otherwise (logs, CI, pipes).
+pub fn fancy() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+pub fn summary(p: &Problems) -> String {
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    format!("{}, {}", plural(p.errors(), "error"), plural(p.warnings(), "warning"))
+}

@@ -1,0 +1,10 @@
+//! The one place that reads the wall clock. Everything else takes a time as
+//! an argument, so schedules, Message-IDs and tests are reproducible
+//! (`--now` overrides it on the command line).
+
+use chrono::{DateTime, Utc};
+
+#[allow(clippy::disallowed_methods)]
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}

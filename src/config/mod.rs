@@ -1,0 +1,568 @@
+//! `newsletter.toml` → a validated `Config`. The raw serde mirror lives in
+//! `raw.rs`; this module resolves paths against the config's folder, applies
+//! the environment overrides (the environment wins over the file) and checks
+//! everything that needs more than one value to judge.
+
+mod raw;
+pub mod secret;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveTime, Weekday};
+use chrono_tz::Tz;
+use toml::Spanned;
+
+use crate::diag::{Problem, Problems, read_text, toml_problem};
+use crate::domain::{EditionId, Email, HttpsUrl, Line, Mailbox, Prose};
+pub use secret::Secret;
+
+/// Variables an operator may set per machine; read once, in one place.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub smtp_url: Option<String>,
+    pub smtp_password: Option<Secret>,
+    pub subscribers: Option<String>,
+    pub state_dir: Option<String>,
+    pub unsubscribe_secret: Option<Secret>,
+    pub dkim_key: Option<String>,
+    /// Any other variable a config names (e.g. `password_env`).
+    pub lookup: std::collections::BTreeMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Env {
+            smtp_url: get("ALMANAC_SMTP_URL"),
+            smtp_password: get("ALMANAC_SMTP_PASSWORD").map(Secret::new),
+            subscribers: get("ALMANAC_SUBSCRIBERS"),
+            state_dir: get("ALMANAC_STATE_DIR"),
+            unsubscribe_secret: get("ALMANAC_UNSUBSCRIBE_SECRET").map(Secret::new),
+            dkim_key: get("ALMANAC_DKIM_KEY"),
+            lookup: std::env::vars().collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub root: PathBuf,
+    pub newsletter: Newsletter,
+    pub links: Links,
+    pub paths: Paths,
+    pub schedule: Option<Schedule>,
+    pub send: SendSettings,
+    pub smtp: Option<Smtp>,
+    pub dkim: Option<Dkim>,
+    pub unsubscribe_secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Newsletter {
+    pub name: Line,
+    pub tagline: Line,
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    pub list_id: String,
+    pub postal_address: Line,
+    pub why: Prose,
+    pub language: Line,
+    pub greeting_fallback: Line,
+}
+
+#[derive(Debug, Clone)]
+pub struct Links {
+    pub archive: HttpsUrl,
+    pub unsubscribe: HttpsUrl,
+    pub unsubscribe_mailto: Email,
+}
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub issues: PathBuf,
+    pub layouts: PathBuf,
+    pub out: PathBuf,
+    pub state: PathBuf,
+    pub subscribers: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub timezone: Tz,
+    pub grace: Duration,
+    pub slots: Vec<Slot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub edition: EditionId,
+    pub weekday: Weekday,
+    pub time: NaiveTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct SendSettings {
+    pub connections: usize,
+    pub rate_per_second: Option<f64>,
+    pub rate_per_hour: Option<u64>,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// Plain TCP; only to loopback unless explicitly allowed.
+    None,
+    /// Plain TCP upgraded with STARTTLS, which must succeed.
+    StartTls,
+    /// TLS from the first byte (`smtps://`, usually port 465).
+    Implicit,
+}
+
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub helo: String,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DkimAlgorithm {
+    RsaSha256,
+    Ed25519Sha256,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dkim {
+    pub domain: String,
+    pub selector: String,
+    pub key_path: PathBuf,
+    pub algorithm: DkimAlgorithm,
+}
+
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+impl Config {
+    /// Loads and validates `path`, reporting every problem found.
+    pub fn load(path: &Path, env: &Env) -> Result<Config, Problems> {
+        let src = read_text(path, MAX_CONFIG_BYTES)?;
+        let raw: raw::RawConfig =
+            toml::from_str(&src).map_err(|e| toml_problem(path, &src, &e))?;
+        let root = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(""));
+        let mut v = Validator {
+            file: path,
+            src: &src,
+            problems: Problems::default(),
+        };
+        let newsletter = newsletter(raw.newsletter);
+        let paths = paths(&root, raw.paths, env);
+        let schedule = raw.schedule.map(|s| v.schedule(s));
+        let send = v.send(raw.send);
+        let smtp = v.smtp(raw.smtp, env, &newsletter);
+        let dkim = raw.dkim.and_then(|d| v.dkim(d, env, &root));
+        let config = Config {
+            file: path.to_owned(),
+            root,
+            newsletter,
+            links: Links {
+                archive: raw.links.archive,
+                unsubscribe: raw.links.unsubscribe,
+                unsubscribe_mailto: raw.links.unsubscribe_mailto,
+            },
+            paths,
+            schedule: schedule.flatten(),
+            send,
+            smtp,
+            dkim,
+            unsubscribe_secret: env.unsubscribe_secret.clone(),
+        };
+        v.problems.into_result(config)
+    }
+
+    /// The web address of an issue in the archive ("view in browser").
+    pub fn web_url(&self, issue: &crate::domain::IssueId) -> String {
+        let base = self.links.archive.as_str();
+        let sep = if base.ends_with('/') { "" } else { "/" };
+        format!("{base}{sep}{issue}/")
+    }
+}
+
+fn newsletter(n: raw::RawNewsletter) -> Newsletter {
+    let list_id = match n.list_id {
+        Some(id) => id.as_str().trim_matches(|c| c == '<' || c == '>').to_owned(),
+        None => format!("{}.{}", slug(n.name.as_str()), n.from.email.domain()),
+    };
+    Newsletter {
+        name: n.name,
+        tagline: n.tagline,
+        from: n.from,
+        reply_to: n.reply_to,
+        list_id,
+        postal_address: n.postal_address,
+        why: n.why,
+        language: n.language,
+        greeting_fallback: n.greeting_fallback,
+    }
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+fn paths(root: &Path, p: raw::RawPaths, env: &Env) -> Paths {
+    let at = |s: &str| {
+        let p = Path::new(s);
+        if p.is_absolute() { p.to_owned() } else { root.join(p) }
+    };
+    // Environment paths are taken as given (relative to the working
+    // directory), as a shell user would expect.
+    Paths {
+        issues: at(&p.issues),
+        layouts: at(&p.layouts),
+        out: at(&p.out),
+        state: env
+            .state_dir
+            .as_ref()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| at(&p.state)),
+        subscribers: env
+            .subscribers
+            .as_ref()
+            .map(PathBuf::from)
+            .or_else(|| p.subscribers.as_deref().map(at)),
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    src: &'a Arc<str>,
+    problems: Problems,
+}
+
+impl Validator<'_> {
+    fn err<T>(&mut self, span: std::ops::Range<usize>, msg: String, hint: &str) -> Option<T> {
+        let mut p = Problem::error(self.file, msg).hint(hint);
+        if span.end > 0 {
+            p = p.at(self.src, span);
+        }
+        self.problems.push(p);
+        None
+    }
+
+    fn schedule(&mut self, s: raw::RawSchedule) -> Option<Schedule> {
+        let tz = match s.timezone.get_ref().parse::<Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => self.err(
+                s.timezone.span(),
+                format!("`{}` is not an IANA time zone", s.timezone.get_ref()),
+                "use a name such as `Europe/London`, `America/New_York` or `UTC`",
+            ),
+        };
+        let grace = match parse_duration(s.grace.get_ref()) {
+            Some(d) => Some(d),
+            None => self.err(
+                s.grace.span(),
+                format!("`{}` is not a duration", s.grace.get_ref()),
+                "write a number followed by m or h, e.g. `90m` or `6h`",
+            ),
+        };
+        let mut slots = Vec::new();
+        for slot in s.send {
+            let weekday = slot.weekday.get_ref().parse::<Weekday>().ok();
+            if weekday.is_none() {
+                self.err::<()>(
+                    slot.weekday.span(),
+                    format!("`{}` is not a weekday", slot.weekday.get_ref()),
+                    "write the day in English, e.g. `Wednesday` or `Sun`",
+                );
+            }
+            let time = NaiveTime::parse_from_str(slot.time.get_ref(), "%H:%M").ok();
+            if time.is_none() {
+                self.err::<()>(
+                    slot.time.span(),
+                    format!("`{}` is not a time of day", slot.time.get_ref()),
+                    "write 24-hour local time as HH:MM, e.g. `07:00`",
+                );
+            }
+            if let (Some(weekday), Some(time)) = (weekday, time) {
+                slots.push(Slot {
+                    edition: slot.edition.into_inner(),
+                    weekday,
+                    time,
+                });
+            }
+        }
+        Some(Schedule {
+            timezone: tz?,
+            grace: grace?,
+            slots,
+        })
+    }
+
+    fn send(&mut self, s: raw::RawSend) -> SendSettings {
+        let connections = *s.connections.get_ref();
+        if !(1..=64).contains(&connections) {
+            self.err::<()>(
+                s.connections.span(),
+                format!("connections must be from 1 to 64, got {connections}"),
+                "4 is a good start; ask your provider how many parallel sessions it allows",
+            );
+        }
+        let rate = *s.rate_per_second.get_ref();
+        if !(rate.is_finite() && rate >= 0.0) {
+            self.err::<()>(
+                s.rate_per_second.span(),
+                format!("rate_per_second must be 0 (no limit) or positive, got {rate}"),
+                "e.g. `rate_per_second = 10`",
+            );
+        }
+        let per_hour = *s.rate_per_hour.get_ref();
+        if per_hour < 0 {
+            self.err::<()>(
+                s.rate_per_hour.span(),
+                format!("rate_per_hour must be 0 (no limit) or positive, got {per_hour}"),
+                "e.g. `rate_per_hour = 5000`",
+            );
+        }
+        let attempts = *s.max_attempts.get_ref();
+        if !(1..=20).contains(&attempts) {
+            self.err::<()>(
+                s.max_attempts.span(),
+                format!("max_attempts must be from 1 to 20, got {attempts}"),
+                "5 retries a flaky server for about a minute",
+            );
+        }
+        SendSettings {
+            connections: connections.clamp(1, 64) as usize,
+            rate_per_second: (rate > 0.0 && rate.is_finite()).then_some(rate),
+            rate_per_hour: (per_hour > 0).then_some(per_hour as u64),
+            max_attempts: attempts.clamp(1, 20) as u32,
+        }
+    }
+
+    fn smtp(&mut self, s: Option<raw::RawSmtp>, env: &Env, n: &Newsletter) -> Option<Smtp> {
+        let (url, span) = match (&env.smtp_url, s.as_ref().and_then(|s| s.url.as_ref())) {
+            (Some(u), _) => (u.clone(), 0..0),
+            (None, Some(u)) => (u.get_ref().clone(), u.span()),
+            (None, None) if s.is_some() => {
+                return self.err(
+                    0..0,
+                    "[smtp] has no `url`, and ALMANAC_SMTP_URL is not set".into(),
+                    "set `url = \"smtp://host:587?tls=required\"` or the environment variable",
+                );
+            }
+            (None, None) => return None,
+        };
+        let allow_plain = s.as_ref().is_some_and(|s| s.allow_plaintext);
+        let mut smtp = match parse_smtp_url(&url, allow_plain) {
+            Ok(smtp) => smtp,
+            Err(msg) => {
+                return self.err(
+                    span,
+                    msg,
+                    "examples: `smtp://127.0.0.1:2525`, `smtp://user@mail.example.com:587?tls=required`, `smtps://mail.example.com:465`",
+                );
+            }
+        };
+        smtp.helo = n.from.email.domain().to_owned();
+        let s = match s {
+            Some(s) => s,
+            None => {
+                smtp.password = env.smtp_password.clone();
+                return Some(smtp);
+            }
+        };
+        if let Some(h) = s.helo {
+            smtp.helo = h.as_str().to_owned();
+        }
+        let secs = *s.timeout_seconds.get_ref();
+        if !(1..=600).contains(&secs) {
+            self.err::<()>(
+                s.timeout_seconds.span(),
+                format!("timeout_seconds must be from 1 to 600, got {secs}"),
+                "60 is a safe value",
+            );
+        }
+        smtp.timeout = Duration::from_secs(secs.clamp(1, 600) as u64);
+        smtp.password = if let Some(p) = env.smtp_password.clone() {
+            Some(p)
+        } else if let Some(var) = &s.password_env {
+            env.lookup.get(var).cloned().map(Secret::new)
+        } else if let Some(cmd) = &s.password_command {
+            match secret::from_command(cmd.get_ref()) {
+                Ok(p) => Some(p),
+                Err(msg) => {
+                    return self.err(cmd.span(), msg, "the command must print the password on standard output and exit 0");
+                }
+            }
+        } else {
+            None
+        };
+        Some(smtp)
+    }
+
+    fn dkim(&mut self, d: raw::RawDkim, env: &Env, root: &Path) -> Option<Dkim> {
+        let algorithm = match d.algorithm.get_ref().as_str() {
+            "rsa-sha256" => DkimAlgorithm::RsaSha256,
+            "ed25519-sha256" => DkimAlgorithm::Ed25519Sha256,
+            other => {
+                return self.err(
+                    d.algorithm.span(),
+                    format!("unknown DKIM algorithm `{other}`"),
+                    "use `rsa-sha256` (most compatible) or `ed25519-sha256`",
+                );
+            }
+        };
+        let key_path = match (&env.dkim_key, &d.key) {
+            (Some(p), _) => PathBuf::from(p),
+            (None, Some(p)) => root.join(p.get_ref()),
+            (None, None) => {
+                return self.err(
+                    0..0,
+                    "[dkim] names no key, and ALMANAC_DKIM_KEY is not set".into(),
+                    "set ALMANAC_DKIM_KEY to the path of the PEM private key",
+                );
+            }
+        };
+        Some(Dkim {
+            domain: d.domain.as_str().to_owned(),
+            selector: d.selector.as_str().to_owned(),
+            key_path,
+            algorithm,
+        })
+    }
+}
+
+/// "6h", "90m", "1h30m", "45s".
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        total += n * match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            'd' => 86400,
+            _ => return None,
+        };
+    }
+    num.is_empty().then_some(Duration::from_secs(total))
+}
+
+fn parse_smtp_url(s: &str, allow_plain: bool) -> Result<Smtp, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("the SMTP URL is not valid ({e})"))?;
+    let implicit = match url.scheme() {
+        "smtp" => false,
+        "smtps" => true,
+        other => return Err(format!("the SMTP URL has scheme `{other}:`; use `smtp://` or `smtps://`")),
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or("the SMTP URL has no host")?
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_owned();
+    let mut tls = if implicit { Tls::Implicit } else { Tls::None };
+    for (k, v) in url.query_pairs() {
+        match (k.as_ref(), v.as_ref()) {
+            ("tls", "required") if !implicit => tls = Tls::StartTls,
+            ("tls", "none" | "off") if !implicit => tls = Tls::None,
+            ("tls", other) => return Err(format!("unknown `tls={other}` in the SMTP URL; use `tls=required`")),
+            (other, _) => return Err(format!("unknown parameter `{other}` in the SMTP URL")),
+        }
+    }
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if tls == Tls::None && !loopback && !allow_plain {
+        return Err(format!(
+            "`{host}` is not a loopback address, and plain SMTP would send passwords and mail unencrypted"
+        ));
+    }
+    let port = url.port().unwrap_or(if implicit { 465 } else { 587 });
+    let user = (!url.username().is_empty()).then(|| {
+        percent_decode(url.username())
+    });
+    if url.password().is_some() {
+        return Err("the SMTP URL contains a password; put it in ALMANAC_SMTP_PASSWORD instead".into());
+    }
+    Ok(Smtp {
+        host,
+        port,
+        tls,
+        user,
+        password: None,
+        helo: String::new(),
+        timeout: Duration::from_secs(60),
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("u={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_owned())
+}
+
+/// The `Spanned` import is used by `raw`; re-exported for sibling modules.
+pub type SpannedStr = Spanned<String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls() {
+        let s = parse_smtp_url("smtp://127.0.0.1:2525", false).unwrap();
+        assert_eq!((s.host.as_str(), s.port, s.tls), ("127.0.0.1", 2525, Tls::None));
+        let s = parse_smtp_url("smtp://me%40x.com@mail.example.com:587?tls=required", false).unwrap();
+        assert_eq!(s.tls, Tls::StartTls);
+        assert_eq!(s.user.as_deref(), Some("me@x.com"));
+        assert_eq!(parse_smtp_url("smtps://mail.example.com", false).unwrap().port, 465);
+        assert!(parse_smtp_url("smtp://mail.example.com:25", false).is_err());
+        assert!(parse_smtp_url("smtp://mail.example.com:25", true).is_ok());
+        assert!(parse_smtp_url("smtp://u:pw@localhost:25", false).is_err());
+        assert!(parse_smtp_url("http://localhost", false).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("6h"), Some(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("6"), None);
+        assert_eq!(parse_duration("x"), None);
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("Call Me Almanac!"), "call-me-almanac");
+    }
+}

@@ -1,0 +1,204 @@
+//! The serde mirror of `newsletter.toml`. Unknown keys are errors (a typo
+//! must not silently fall back to a default), and every value whose type can
+//! validate itself does so here, so TOML reports it at its own position.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::domain::{EditionId, Email, HttpsUrl, Line, Mailbox, Prose};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub newsletter: RawNewsletter,
+    pub links: RawLinks,
+    #[serde(default)]
+    pub paths: RawPaths,
+    #[serde(default)]
+    pub schedule: Option<RawSchedule>,
+    #[serde(default)]
+    pub send: RawSend,
+    #[serde(default)]
+    pub smtp: Option<RawSmtp>,
+    #[serde(default)]
+    pub dkim: Option<RawDkim>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNewsletter {
+    pub name: Line,
+    pub tagline: Line,
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    /// Defaults to `<name-slug>.<from-domain>`.
+    pub list_id: Option<Line>,
+    /// CAN-SPAM: a valid physical postal address of the sender.
+    pub postal_address: Line,
+    /// Why the reader gets this email, shown in the footer.
+    pub why: Prose,
+    #[serde(default = "default_language")]
+    pub language: Line,
+    /// Used in "Hi {name}," when a subscriber has no name.
+    #[serde(default = "default_greeting")]
+    pub greeting_fallback: Line,
+}
+
+fn default_language() -> Line {
+    Line::new("en", "language", 10).expect("valid")
+}
+fn default_greeting() -> Line {
+    Line::new("there", "greeting", 10).expect("valid")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLinks {
+    /// Base of the web archive; an issue's web version is `<archive><issue-id>/`.
+    pub archive: HttpsUrl,
+    /// The one-click unsubscribe endpoint (`almanac serve`), given `?t=TOKEN`.
+    pub unsubscribe: HttpsUrl,
+    /// Address that receives `mailto:` unsubscribe requests.
+    pub unsubscribe_mailto: Email,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPaths {
+    #[serde(default = "d_issues")]
+    pub issues: String,
+    #[serde(default = "d_layouts")]
+    pub layouts: String,
+    #[serde(default = "d_out")]
+    pub out: String,
+    #[serde(default = "d_state")]
+    pub state: String,
+    pub subscribers: Option<String>,
+}
+
+fn d_issues() -> String {
+    "issues".into()
+}
+fn d_layouts() -> String {
+    "layouts".into()
+}
+fn d_out() -> String {
+    "out".into()
+}
+fn d_state() -> String {
+    "state".into()
+}
+
+impl Default for RawPaths {
+    fn default() -> Self {
+        RawPaths {
+            issues: d_issues(),
+            layouts: d_layouts(),
+            out: d_out(),
+            state: d_state(),
+            subscribers: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub timezone: Spanned<String>,
+    /// How late a missed send may still go out, e.g. "6h" or "90m".
+    #[serde(default = "d_grace")]
+    pub grace: Spanned<String>,
+    #[serde(default)]
+    pub send: Vec<RawSlot>,
+}
+
+fn d_grace() -> Spanned<String> {
+    Spanned::new(0..0, "6h".into())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlot {
+    pub edition: Spanned<EditionId>,
+    pub weekday: Spanned<String>,
+    pub time: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSend {
+    #[serde(default = "d_connections")]
+    pub connections: Spanned<i64>,
+    /// Messages per second over all connections; 0 means no limit.
+    #[serde(default = "d_rate")]
+    pub rate_per_second: Spanned<f64>,
+    /// Messages per hour; 0 means no limit.
+    #[serde(default = "d_zero")]
+    pub rate_per_hour: Spanned<i64>,
+    /// Attempts per message for temporary failures (4xx, dropped connections).
+    #[serde(default = "d_attempts")]
+    pub max_attempts: Spanned<i64>,
+}
+
+fn d_connections() -> Spanned<i64> {
+    Spanned::new(0..0, 4)
+}
+fn d_rate() -> Spanned<f64> {
+    Spanned::new(0..0, 0.0)
+}
+fn d_zero() -> Spanned<i64> {
+    Spanned::new(0..0, 0)
+}
+fn d_attempts() -> Spanned<i64> {
+    Spanned::new(0..0, 5)
+}
+
+impl Default for RawSend {
+    fn default() -> Self {
+        RawSend {
+            connections: d_connections(),
+            rate_per_second: Spanned::new(0..0, 0.0),
+            rate_per_hour: Spanned::new(0..0, 0),
+            max_attempts: d_attempts(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    /// `smtp://host:port`, `smtp://user@host:587?tls=required`, `smtps://host:465`.
+    pub url: Option<Spanned<String>>,
+    /// Name of the environment variable holding the password
+    /// (default `ALMANAC_SMTP_PASSWORD`).
+    pub password_env: Option<String>,
+    /// A command whose standard output is the password (e.g. `pass show smtp`).
+    pub password_command: Option<Spanned<String>>,
+    /// Allow unencrypted SMTP to a host that is not loopback.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// Name sent in EHLO; defaults to the From domain.
+    pub helo: Option<Line>,
+    /// Seconds to wait for the server before giving up on a command.
+    #[serde(default = "d_timeout")]
+    pub timeout_seconds: Spanned<i64>,
+}
+
+fn d_timeout() -> Spanned<i64> {
+    Spanned::new(0..0, 60)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDkim {
+    pub domain: Line,
+    pub selector: Line,
+    /// Path of the PEM private key (PKCS#1 or PKCS#8); `ALMANAC_DKIM_KEY` wins.
+    pub key: Option<Spanned<String>>,
+    #[serde(default = "d_algo")]
+    pub algorithm: Spanned<String>,
+}
+
+fn d_algo() -> Spanned<String> {
+    Spanned::new(0..0, "rsa-sha256".into())
+}

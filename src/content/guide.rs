@@ -1,0 +1,291 @@
+//! `guide.md`: TOML front matter between `+++` lines (title, kind, level,
+//! topic, TL;DR, takeaways, related topics), then a Markdown body whose
+//! `## Timeline` and `## FAQ` sections become structured blocks.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::markdown::{self, Block, Inline};
+use crate::diag::{Problem, Problems, read_text, toml_problem};
+use crate::domain::{Line, Prose};
+
+const MAX_GUIDE_BYTES: u64 = 512 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Guide {
+    pub meta: GuideMeta,
+    /// Blocks before the first `##` heading.
+    pub intro: Vec<Block>,
+    pub sections: Vec<GuideSection>,
+    pub timeline: Vec<TimelineEntry>,
+    pub faq: Vec<Faq>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuideMeta {
+    pub title: Line,
+    pub kind: Line,
+    pub level: Level,
+    pub topic: Line,
+    pub tldr: Prose,
+    #[serde(default)]
+    pub takeaways: Vec<Line>,
+    #[serde(default)]
+    pub related: Vec<Line>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Level {
+    Beginner,
+    Intermediate,
+    Advanced,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Beginner => "Beginner",
+            Level::Intermediate => "Intermediate",
+            Level::Advanced => "Advanced",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GuideSection {
+    pub heading: String,
+    pub blocks: Vec<Block>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TimelineEntry {
+    /// The bold lead of the item ("2024", "May 2024"), if any.
+    pub when: Option<String>,
+    pub what: Vec<Inline>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Faq {
+    pub question: String,
+    pub answer: Vec<Block>,
+}
+
+pub fn load(file: &Path) -> Result<Guide, Problems> {
+    let src = read_text(file, MAX_GUIDE_BYTES).map_err(|p| {
+        if p.message.starts_with("cannot read") {
+            Problems::from(
+                Problem::error(file, "the featured guide is missing")
+                    .hint("every issue folder needs a guide.md; `almanac new` writes a template"),
+            )
+        } else {
+            Problems::from(p)
+        }
+    })?;
+    let (fm, body) = split_front_matter(file, &src)?;
+    let meta: GuideMeta = toml::from_str(&src[fm.clone()])
+        .map_err(|e| shift(toml_problem(file, &Arc::from(&src[fm.clone()]), &e), &src, fm.start))?;
+    let doc = markdown::parse(&src[body.clone()]).map_err(|errs| {
+        Problems(
+            errs.into_iter()
+                .map(|(span, msg, hint)| {
+                    Problem::error(file, msg)
+                        .at(&src, body.start + span.start..body.start + span.end)
+                        .hint(hint)
+                })
+                .collect(),
+        )
+    })?;
+    structure(file, &src, body.start, meta, doc)
+}
+
+/// Re-anchors a problem found in a slice of the file to the whole file.
+fn shift(mut p: Problem, whole: &Arc<str>, offset: usize) -> Problem {
+    if let Some(span) = p.span.take() {
+        p = p.at(whole, offset + span.start..offset + span.end);
+    }
+    p
+}
+
+/// Finds the front matter between the first two `+++` lines: returns the byte
+/// ranges of the TOML and of the Markdown body.
+fn split_front_matter(file: &Path, src: &Arc<str>) -> Result<(Range<usize>, Range<usize>), Problem> {
+    let hint = "start guide.md with a line `+++`, the TOML front matter (title, kind, level, topic, tldr, takeaways, related), another `+++` line, then the Markdown body";
+    let start = src.strip_prefix('\u{feff}').map_or(0, |_| 3);
+    let first = src[start..].split_inclusive('\n').next().unwrap_or("");
+    if first.trim_end() != "+++" {
+        return Err(Problem::error(file, "guide.md does not start with front matter")
+            .at(src, start..start + first.trim_end().len())
+            .hint(hint));
+    }
+    let fm_start = start + first.len();
+    let mut offset = fm_start;
+    for line in src[fm_start..].split_inclusive('\n') {
+        if line.trim_end() == "+++" {
+            return Ok((fm_start..offset, offset + line.len()..src.len()));
+        }
+        offset += line.len();
+    }
+    Err(Problem::error(file, "the front matter is never closed")
+        .at(src, start..start + 3)
+        .hint("add a line containing only `+++` after the front matter"))
+}
+
+/// Splits the parsed body into intro, sections, timeline and FAQ.
+fn structure(
+    file: &Path,
+    src: &Arc<str>,
+    body_offset: usize,
+    meta: GuideMeta,
+    doc: Vec<(Block, Range<usize>)>,
+) -> Result<Guide, Problems> {
+    let mut guide = Guide {
+        meta,
+        intro: Vec::new(),
+        sections: Vec::new(),
+        timeline: Vec::new(),
+        faq: Vec::new(),
+    };
+    let mut problems = Problems::default();
+    let mut current: Option<(String, Range<usize>, Vec<(Block, Range<usize>)>)> = None;
+    let mut finished = Vec::new();
+    for (block, span) in doc {
+        match block {
+            Block::Heading(2, inl) => {
+                finished.extend(current.take());
+                current = Some((markdown::plain(&inl), span, Vec::new()));
+            }
+            other => match &mut current {
+                Some((_, _, blocks)) => blocks.push((other, span)),
+                None => guide.intro.push(other),
+            },
+        }
+    }
+    finished.extend(current);
+    for (heading, span, blocks) in finished {
+        let at = |msg: String, hint: &str| {
+            Problem::error(file, msg)
+                .at(src, body_offset + span.start..body_offset + span.end)
+                .hint(hint)
+        };
+        match heading.to_lowercase().as_str() {
+            "timeline" => match timeline(blocks) {
+                Ok(t) => guide.timeline = t,
+                Err(msg) => problems.push(at(msg, "write the timeline as a list: `1. **2024** — What happened.`")),
+            },
+            "faq" => match faq(blocks) {
+                Ok(f) => guide.faq = f,
+                Err(msg) => problems.push(at(msg, "write each question as a `### Question?` heading followed by its answer")),
+            },
+            _ => guide.sections.push(GuideSection {
+                heading,
+                blocks: blocks.into_iter().map(|(b, _)| b).collect(),
+            }),
+        }
+    }
+    problems.into_result(guide)
+}
+
+fn timeline(blocks: Vec<(Block, Range<usize>)>) -> Result<Vec<TimelineEntry>, String> {
+    let mut out = Vec::new();
+    for (block, _) in blocks {
+        let Block::List { items, .. } = block else {
+            return Err("the Timeline section may only contain a list".into());
+        };
+        for item in items {
+            let mut inl: Vec<Inline> = item
+                .into_iter()
+                .flat_map(|b| match b {
+                    Block::Paragraph(i) => i,
+                    _ => Vec::new(),
+                })
+                .collect();
+            let when = match inl.first() {
+                Some(Inline::Strong(s)) => {
+                    let w = markdown::plain(s);
+                    inl.remove(0);
+                    Some(w)
+                }
+                _ => None,
+            };
+            if let Some(Inline::Text(t)) = inl.first_mut() {
+                *t = t
+                    .trim_start_matches(|c: char| c.is_whitespace() || "—–-:".contains(c))
+                    .to_owned();
+            }
+            out.push(TimelineEntry { when, what: inl });
+        }
+    }
+    if out.is_empty() {
+        return Err("the Timeline section is empty".into());
+    }
+    Ok(out)
+}
+
+fn faq(blocks: Vec<(Block, Range<usize>)>) -> Result<Vec<Faq>, String> {
+    let mut out: Vec<Faq> = Vec::new();
+    for (block, _) in blocks {
+        match block {
+            Block::Heading(3, q) => out.push(Faq {
+                question: markdown::plain(&q),
+                answer: Vec::new(),
+            }),
+            other => match out.last_mut() {
+                Some(f) => f.answer.push(other),
+                None => return Err("the FAQ section must start with a `### Question?` heading".into()),
+            },
+        }
+    }
+    if let Some(f) = out.iter().find(|f| f.answer.is_empty()) {
+        return Err(format!("the question \"{}\" has no answer", f.question));
+    }
+    if out.is_empty() {
+        return Err("the FAQ section has no questions".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FM: &str = "+++\ntitle = \"T\"\nkind = \"Concept guide\"\nlevel = \"Beginner\"\ntopic = \"x\"\ntldr = \"short\"\n+++\n";
+
+    fn load_str(s: &str) -> Result<Guide, Problems> {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("guide.md");
+        std::fs::write(&f, s).unwrap();
+        load(&f)
+    }
+
+    #[test]
+    fn structure_is_found() {
+        let g = load_str(&format!(
+            "{FM}Intro.\n\n## What\nBody.\n\n## Timeline\n1. **2024** — A thing.\n2. Another.\n\n## FAQ\n### Why?\nBecause.\n"
+        ))
+        .unwrap();
+        assert_eq!(g.intro.len(), 1);
+        assert_eq!(g.sections.len(), 1);
+        assert_eq!(g.timeline[0].when.as_deref(), Some("2024"));
+        assert_eq!(markdown::plain(&g.timeline[0].what), "A thing.");
+        assert_eq!(g.faq[0].question, "Why?");
+    }
+
+    #[test]
+    fn front_matter_errors_are_located_in_the_file() {
+        let e = load_str("+++\ntitle = \"T\"\nlevel = \"Expert\"\n+++\n").unwrap_err();
+        assert_eq!(e.0[0].line_col().map(|l| l.0), Some(3), "{e}");
+        let e = load_str("no front matter").unwrap_err();
+        assert!(e.0[0].message.contains("front matter"));
+    }
+
+    #[test]
+    fn raw_html_is_rejected_with_its_line() {
+        let e = load_str(&format!("{FM}\nHello <script>x</script>\n")).unwrap_err();
+        assert!(e.0[0].message.contains("HTML"));
+        assert_eq!(e.0[0].line_col().map(|l| l.0), Some(9));
+    }
+}

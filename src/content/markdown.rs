@@ -1,0 +1,283 @@
+//! Markdown (pulldown-cmark) → a small block/inline model that both the HTML
+//! and the plain-text renderers walk. Anything an email can't carry safely is
+//! rejected here with its position: raw HTML, non-https links, images without
+//! alt text, `#` headings (the title comes from front matter).
+
+use std::ops::Range;
+
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+
+use crate::domain::{HttpsUrl, forbidden_char};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Paragraph(Vec<Inline>),
+    /// Level 2 or 3.
+    Heading(u8, Vec<Inline>),
+    List { ordered: bool, items: Vec<Vec<Block>> },
+    Quote(Vec<Block>),
+    Code(String),
+    Rule,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inline {
+    Text(String),
+    Code(String),
+    Strong(Vec<Inline>),
+    Emph(Vec<Inline>),
+    Link { url: HttpsUrl, children: Vec<Inline> },
+    Image { url: HttpsUrl, alt: String },
+    Break,
+}
+
+pub type MdError = (Range<usize>, String, &'static str);
+
+/// The text of inlines without markup.
+pub fn plain(inl: &[Inline]) -> String {
+    let mut s = String::new();
+    for i in inl {
+        match i {
+            Inline::Text(t) | Inline::Code(t) => s.push_str(t),
+            Inline::Strong(c) | Inline::Emph(c) | Inline::Link { children: c, .. } => {
+                s.push_str(&plain(c))
+            }
+            Inline::Image { alt, .. } => s.push_str(alt),
+            Inline::Break => s.push(' '),
+        }
+    }
+    s
+}
+
+/// Parses a Markdown body into top-level blocks with their byte spans.
+pub fn parse(src: &str) -> Result<Vec<(Block, Range<usize>)>, Vec<MdError>> {
+    let mut p = Builder::default();
+    if let Some(off) = src.find(|c| c != '\n' && c != '\r' && forbidden_char(c)) {
+        p.errors.push((
+            off..off + 1,
+            "the guide contains a control character".into(),
+            "remove it; only ordinary text, tabs and newlines are allowed",
+        ));
+    }
+    for (ev, span) in Parser::new_ext(src, Options::empty()).into_offset_iter() {
+        p.event(ev, span);
+    }
+    if p.errors.is_empty() { Ok(p.top) } else { Err(p.errors) }
+}
+
+/// An open container while events stream in.
+enum Frame {
+    Para(Vec<Inline>),
+    Heading(u8, Vec<Inline>),
+    List(bool, Vec<Vec<Block>>),
+    Item(Vec<Block>, Vec<Inline>),
+    Quote(Vec<Block>),
+    Strong(Vec<Inline>),
+    Emph(Vec<Inline>),
+    Link(Option<HttpsUrl>, Vec<Inline>),
+    Image(Option<HttpsUrl>, Vec<Inline>, Range<usize>),
+    Code(String),
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<(Frame, Range<usize>)>,
+    top: Vec<(Block, Range<usize>)>,
+    errors: Vec<MdError>,
+}
+
+impl Builder {
+    fn event(&mut self, ev: Event<'_>, span: Range<usize>) {
+        match ev {
+            Event::Start(tag) => self.start(tag, span),
+            Event::End(end) => self.end(end),
+            Event::Text(t) => match self.stack.last_mut() {
+                Some((Frame::Code(c), _)) => c.push_str(&t),
+                _ => self.inline(Inline::Text(t.into_string())),
+            },
+            Event::Code(t) => self.inline(Inline::Code(t.into_string())),
+            Event::SoftBreak => self.inline(Inline::Text(" ".into())),
+            Event::HardBreak => self.inline(Inline::Break),
+            Event::Rule => self.block(Block::Rule, span),
+            Event::Html(_) | Event::InlineHtml(_) => self.errors.push((
+                span,
+                "raw HTML is not allowed in a guide".into(),
+                "write it in Markdown; to show a literal `<`, write `\\<`",
+            )),
+            _ => self.errors.push((
+                span,
+                "this Markdown feature is not supported in emails".into(),
+                "use paragraphs, lists, quotes, links, emphasis and ## / ### headings",
+            )),
+        }
+    }
+
+    fn start(&mut self, tag: Tag<'_>, span: Range<usize>) {
+        let frame = match tag {
+            Tag::Paragraph => Frame::Para(Vec::new()),
+            Tag::Heading { level, .. } => {
+                let n = match level {
+                    HeadingLevel::H2 => 2,
+                    HeadingLevel::H3 => 3,
+                    HeadingLevel::H1 => {
+                        self.errors.push((
+                            span.clone(),
+                            "a `#` heading in the guide body".into(),
+                            "the guide's title comes from the front matter; use `##` for sections and `###` for sub-sections",
+                        ));
+                        2
+                    }
+                    _ => {
+                        self.errors.push((
+                            span.clone(),
+                            "headings deeper than `###` are not supported".into(),
+                            "use `##` for sections and `###` for sub-sections",
+                        ));
+                        3
+                    }
+                };
+                Frame::Heading(n, Vec::new())
+            }
+            Tag::List(start) => Frame::List(start.is_some(), Vec::new()),
+            Tag::Item => Frame::Item(Vec::new(), Vec::new()),
+            Tag::BlockQuote(_) => Frame::Quote(Vec::new()),
+            Tag::CodeBlock(_) => Frame::Code(String::new()),
+            Tag::Strong => Frame::Strong(Vec::new()),
+            Tag::Emphasis => Frame::Emph(Vec::new()),
+            Tag::Link { dest_url, .. } => Frame::Link(self.url(&dest_url, &span, "link"), Vec::new()),
+            Tag::Image { dest_url, .. } => {
+                Frame::Image(self.url(&dest_url, &span, "image"), Vec::new(), span.clone())
+            }
+            _ => {
+                self.errors.push((
+                    span.clone(),
+                    "this Markdown feature is not supported in emails".into(),
+                    "use paragraphs, lists, quotes, links, emphasis and ## / ### headings",
+                ));
+                Frame::Quote(Vec::new())
+            }
+        };
+        self.stack.push((frame, span));
+    }
+
+    fn url(&mut self, dest: &str, span: &Range<usize>, what: &str) -> Option<HttpsUrl> {
+        match dest.parse::<HttpsUrl>() {
+            Ok(u) => Some(u),
+            Err(e) => {
+                self.errors.push((
+                    span.clone(),
+                    format!("bad {what} address: {e}"),
+                    "emails may only link to absolute https:// addresses",
+                ));
+                None
+            }
+        }
+    }
+
+    fn end(&mut self, _end: TagEnd) {
+        let Some((frame, span)) = self.stack.pop() else {
+            return;
+        };
+        match frame {
+            Frame::Para(inl) => self.block(Block::Paragraph(inl), span),
+            Frame::Heading(n, inl) => self.block(Block::Heading(n, inl), span),
+            Frame::List(ordered, items) => self.block(Block::List { ordered, items }, span),
+            Frame::Item(mut blocks, loose) => {
+                // Tight list items carry bare inlines; give them a paragraph.
+                if !loose.is_empty() {
+                    blocks.insert(0, Block::Paragraph(loose));
+                }
+                if let Some((Frame::List(_, items), _)) = self.stack.last_mut() {
+                    items.push(blocks);
+                }
+            }
+            Frame::Quote(blocks) => self.block(Block::Quote(blocks), span),
+            Frame::Code(text) => self.block(Block::Code(text), span),
+            Frame::Strong(c) => self.inline(Inline::Strong(c)),
+            Frame::Emph(c) => self.inline(Inline::Emph(c)),
+            Frame::Link(url, children) => match url {
+                Some(url) => self.inline(Inline::Link { url, children }),
+                None => {}
+            },
+            Frame::Image(url, alt, span) => {
+                let alt = plain(&alt).trim().to_owned();
+                if alt.is_empty() {
+                    self.errors.push((
+                        span,
+                        "an image without alt text".into(),
+                        "describe the image: ![what it shows](https://...)",
+                    ));
+                } else if let Some(url) = url {
+                    self.inline(Inline::Image { url, alt });
+                }
+            }
+        }
+    }
+
+    fn inline(&mut self, i: Inline) {
+        match self.stack.last_mut() {
+            Some((
+                Frame::Para(v)
+                | Frame::Heading(_, v)
+                | Frame::Item(_, v)
+                | Frame::Strong(v)
+                | Frame::Emph(v)
+                | Frame::Link(_, v)
+                | Frame::Image(_, v, _),
+                _,
+            )) => push_inline(v, i),
+            _ => {}
+        }
+    }
+
+    fn block(&mut self, b: Block, span: Range<usize>) {
+        match self.stack.last_mut() {
+            None => self.top.push((b, span)),
+            Some((Frame::Item(blocks, loose), _)) => {
+                if !loose.is_empty() {
+                    blocks.push(Block::Paragraph(std::mem::take(loose)));
+                }
+                blocks.push(b);
+            }
+            Some((Frame::Quote(blocks), _)) => blocks.push(b),
+            _ => {}
+        }
+    }
+}
+
+/// Appends, merging adjacent text runs so renderers see whole sentences.
+fn push_inline(v: &mut Vec<Inline>, i: Inline) {
+    if let (Some(Inline::Text(prev)), Inline::Text(t)) = (v.last_mut(), &i) {
+        prev.push_str(t);
+        return;
+    }
+    v.push(i);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_model() {
+        let doc = parse("Hello **bold** and [a link](https://e.com/x).\n").unwrap();
+        let Block::Paragraph(inl) = &doc[0].0 else { panic!() };
+        assert_eq!(plain(inl), "Hello bold and a link.");
+        assert!(matches!(inl[3], Inline::Link { .. }));
+    }
+
+    #[test]
+    fn rejects_unsafe_things_with_spans() {
+        let errs = parse("ok\n\n[x](javascript:alert(1)) <b>hi</b>\n\n![](https://e.com/i.png)\n").unwrap_err();
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs.iter().all(|(s, _, _)| s.start >= 4));
+    }
+
+    #[test]
+    fn nested_lists() {
+        let doc = parse("- a\n  - b\n- c\n").unwrap();
+        let Block::List { items, .. } = &doc[0].0 else { panic!() };
+        assert_eq!(items.len(), 2);
+        assert!(matches!(items[0][1], Block::List { .. }));
+    }
+}

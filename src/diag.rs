@@ -1,0 +1,299 @@
+//! Problems a person can act on: which file, which line and column, what is
+//! wrong and how to fix it. Loaders collect every problem they can find in
+//! one pass and hand back a `Problems` list; `main` prints it once.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One problem in one file. `source` holds the file's text (when it was
+/// readable as UTF-8) so the report can show the offending line.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub severity: Severity,
+    pub file: PathBuf,
+    pub source: Option<Arc<str>>,
+    pub span: Option<Range<usize>>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn error(file: &Path, message: impl Into<String>) -> Self {
+        Problem {
+            severity: Severity::Error,
+            file: file.to_owned(),
+            source: None,
+            span: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+    pub fn warning(file: &Path, message: impl Into<String>) -> Self {
+        Problem {
+            severity: Severity::Warning,
+            ..Problem::error(file, message)
+        }
+    }
+    pub fn at(mut self, source: &Arc<str>, span: Range<usize>) -> Self {
+        let end = span.end.min(source.len());
+        let start = span.start.min(end);
+        self.source = Some(source.clone());
+        self.span = Some(start..end);
+        self
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// 1-based line and column of the start of the span, counting columns in
+    /// characters as editors do.
+    pub fn line_col(&self) -> Option<(usize, usize)> {
+        let (src, span) = (self.source.as_ref()?, self.span.as_ref()?);
+        Some(line_col(src, span.start))
+    }
+
+    /// `path:line:col` (or just `path`), the form editors and terminals link.
+    pub fn location(&self) -> String {
+        match self.line_col() {
+            Some((l, c)) => format!("{}:{l}:{c}", self.file.display()),
+            None => self.file.display().to_string(),
+        }
+    }
+}
+
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location(), self.message)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// The miette view of a problem, so the terminal shows the line with a caret.
+struct Pretty<'a> {
+    p: &'a Problem,
+    src: Option<NamedSource<Arc<str>>>,
+}
+
+impl fmt::Debug for Pretty<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.p, f)
+    }
+}
+impl fmt::Display for Pretty<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.p)
+    }
+}
+impl std::error::Error for Pretty<'_> {}
+
+impl Diagnostic for Pretty<'_> {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.p.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.p
+            .hint
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.src.as_ref().map(|s| s as &dyn SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.p.span.clone()?;
+        self.src.as_ref()?;
+        let len = span.len().max(1);
+        Some(Box::new(std::iter::once(LabeledSpan::new(
+            Some("here".into()),
+            span.start,
+            len.min(200),
+        ))))
+    }
+}
+
+/// A list of problems; an `Err(Problems)` means at least one is an error.
+#[derive(Debug, Default, Clone)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    pub fn push(&mut self, p: Problem) {
+        self.0.push(p);
+    }
+    pub fn extend(&mut self, other: Problems) {
+        self.0.extend(other.0);
+    }
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(Problem::is_error)
+    }
+    pub fn errors(&self) -> usize {
+        self.0.iter().filter(|p| p.is_error()).count()
+    }
+    pub fn warnings(&self) -> usize {
+        self.0.len() - self.errors()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// `Ok(value)` if nothing is an error, else the whole list.
+    pub fn into_result<T>(self, value: T) -> Result<T, Problems> {
+        if self.has_errors() { Err(self) } else { Ok(value) }
+    }
+
+    /// Renders every problem, with source snippets when `fancy`.
+    pub fn render(&self, fancy: bool) -> String {
+        let mut out = String::new();
+        for p in &self.0 {
+            if fancy {
+                out.push_str(&render_pretty(p));
+            } else {
+                let kind = if p.is_error() { "error" } else { "warning" };
+                out.push_str(&format!("{}: {kind}: {}\n", p.location(), p.message));
+                if let Some(h) = &p.hint {
+                    out.push_str(&format!("  hint: {h}\n"));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn render_pretty(p: &Problem) -> String {
+    let src = p.source.as_ref().map(|s| {
+        NamedSource::new(p.file.display().to_string(), s.clone()).with_language("toml")
+    });
+    let pretty = Pretty { p, src };
+    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_context_lines(1);
+    let mut out = String::new();
+    if handler.render_report(&mut out, &pretty).is_err() {
+        out = format!("{p}\n");
+    }
+    // miette names the file in the snippet header only when there is a
+    // snippet; make sure `path:line:col` is always the first thing seen.
+    format!("{}\n{}\n", p.location(), out.trim_end())
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl From<Problem> for Problems {
+    fn from(p: Problem) -> Self {
+        Problems(vec![p])
+    }
+}
+
+/// Reads a file that must be UTF-8 text of sensible size, turning every way
+/// that can fail into a problem that names the file.
+pub fn read_text(path: &Path, max_bytes: u64) -> Result<Arc<str>, Problem> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Problem::error(path, format!("cannot read this file: {e}"))
+            .hint("check that the path exists and is readable")
+    })?;
+    if meta.len() > max_bytes {
+        return Err(Problem::error(
+            path,
+            format!(
+                "this file is {} bytes; files here are limited to {} bytes",
+                meta.len(),
+                max_bytes
+            ),
+        )
+        .hint("is this the right file? content files are small text files"));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| Problem::error(path, format!("cannot read this file: {e}")))?;
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(Arc::from(s)),
+        Err(e) => {
+            let good = e.utf8_error().valid_up_to();
+            let lossy: Arc<str> = Arc::from(String::from_utf8_lossy(e.as_bytes()).into_owned());
+            let (line, col) = line_col(&lossy, good);
+            Err(Problem::error(
+                path,
+                format!("this file is not valid UTF-8 (bad byte at line {line}, column {col})"),
+            )
+            .at(&lossy, good..good + 1)
+            .hint("save the file as UTF-8"))
+        }
+    }
+}
+
+/// Converts a TOML deserialisation error into a problem at its position.
+pub fn toml_problem(path: &Path, src: &Arc<str>, e: &toml::de::Error) -> Problem {
+    let message = e.message().trim().to_owned();
+    let hint = toml_hint(&message);
+    let mut p = Problem::error(path, message);
+    if let Some(span) = e.span() {
+        p = p.at(src, span);
+    }
+    match hint {
+        Some(h) => p.hint(h),
+        None => p,
+    }
+}
+
+fn toml_hint(message: &str) -> Option<String> {
+    if message.starts_with("unknown field") {
+        Some("check the spelling; the expected keys are listed above".into())
+    } else if message.starts_with("missing field") {
+        Some("add the missing key to this table".into())
+    } else if message.contains("invalid type") {
+        Some("check the value's type: strings are quoted, dates are written bare like 2026-11-25, numbers are bare".into())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_chars() {
+        assert_eq!(line_col("ab\ncdé f", 7), (2, 4));
+        assert_eq!(line_col("x", 0), (1, 1));
+    }
+
+    #[test]
+    fn non_utf8_names_the_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x.toml");
+        std::fs::write(&f, b"a = 1\nb = \"\xff\"\n").unwrap();
+        let p = read_text(&f, 1000).unwrap_err();
+        assert_eq!(p.line_col(), Some((2, 6)));
+    }
+}

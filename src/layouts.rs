@@ -1,0 +1,274 @@
+//! The newsletter's look, as data: `layouts/email.css` (inlined into every
+//! email) and one `layouts/editions/<id>.toml` per edition (theme colours,
+//! masthead, section order, how news is picked). Files the user has are used;
+//! missing ones fall back to the embedded defaults, file by file, so a new
+//! newsletter works before anyone writes CSS. Adding an edition is adding a
+//! file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, de};
+
+use crate::diag::{Problem, Problems, read_text, toml_problem};
+use crate::domain::{EditionId, Line};
+
+/// The defaults are the sample's own layout files, so they never drift.
+const DEFAULT_CSS: &str = include_str!("../layouts/email.css");
+const DEFAULT_EDITIONS: &[(&str, &str)] = &[
+    ("midweek", include_str!("../layouts/editions/midweek.toml")),
+    ("sunday", include_str!("../layouts/editions/sunday.toml")),
+];
+
+const MAX_LAYOUT_BYTES: u64 = 256 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Layouts {
+    /// Path shown in errors about the stylesheet.
+    pub css_file: PathBuf,
+    pub css: Arc<str>,
+    pub editions: BTreeMap<EditionId, Edition>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edition {
+    #[serde(skip, default = "placeholder_id")]
+    pub id: EditionId,
+    /// Shown in the masthead and subject context, e.g. "Midweek".
+    pub name: Line,
+    /// One line under the masthead.
+    pub tagline: Line,
+    /// Order of the body sections; each name at most once.
+    pub sections: Vec<Section>,
+    pub theme: Theme,
+    pub news: NewsRules,
+    /// Extra CSS for this edition only, appended to `email.css`.
+    #[serde(default)]
+    pub css: Option<String>,
+}
+
+fn placeholder_id() -> EditionId {
+    "edition".parse().expect("valid slug")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Section {
+    /// The editor's note.
+    Note,
+    /// The featured guide.
+    Guide,
+    /// The curated news.
+    News,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Theme {
+    pub accent: Color,
+    pub accent_text: Color,
+    pub background: Color,
+    pub surface: Color,
+    pub text: Color,
+    pub muted: Color,
+    pub border: Color,
+    pub dark_background: Color,
+    pub dark_surface: Color,
+    pub dark_text: Color,
+}
+
+impl Theme {
+    /// `(name, value)` pairs substituted for `var(--name)` in the CSS.
+    pub fn vars(&self) -> [(&'static str, &Color); 10] {
+        [
+            ("accent", &self.accent),
+            ("accent-text", &self.accent_text),
+            ("background", &self.background),
+            ("surface", &self.surface),
+            ("text", &self.text),
+            ("muted", &self.muted),
+            ("border", &self.border),
+            ("dark-background", &self.dark_background),
+            ("dark-surface", &self.dark_surface),
+            ("dark-text", &self.dark_text),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewsRules {
+    /// Heading of the news section.
+    pub heading: Line,
+    /// At most this many items; absent means all.
+    pub limit: Option<usize>,
+    pub order: NewsOrder,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NewsOrder {
+    /// Highest score first; ties by newest.
+    Score,
+    /// Newest first; ties by score.
+    Date,
+}
+
+/// A `#rrggbb` colour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Color(String);
+
+impl Color {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Color {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let ok = s.len() == 7
+            && s.starts_with('#')
+            && s[1..].bytes().all(|b| b.is_ascii_hexdigit());
+        if ok {
+            Ok(Color(s.to_ascii_lowercase()))
+        } else {
+            Err(de::Error::custom(format!(
+                "`{s}` is not a colour; write it as #rrggbb, e.g. #1d4ed8"
+            )))
+        }
+    }
+}
+
+impl Layouts {
+    pub fn load(dir: &Path) -> Result<Layouts, Problems> {
+        let mut problems = Problems::default();
+        let css_file = dir.join("email.css");
+        let css: Arc<str> = if css_file.exists() {
+            match read_text(&css_file, MAX_LAYOUT_BYTES) {
+                Ok(s) => s,
+                Err(p) => {
+                    problems.push(p);
+                    Arc::from("")
+                }
+            }
+        } else {
+            Arc::from(DEFAULT_CSS)
+        };
+        let mut editions = BTreeMap::new();
+        for (id, file, src) in edition_sources(dir, &mut problems) {
+            match parse_edition(&id, &file, &src) {
+                Ok(e) => {
+                    editions.insert(e.id.clone(), e);
+                }
+                Err(p) => problems.push(p),
+            }
+        }
+        problems.into_result(Layouts {
+            css_file,
+            css,
+            editions,
+        })
+    }
+
+    pub fn edition(&self, id: &EditionId) -> Option<&Edition> {
+        self.editions.get(id)
+    }
+
+    pub fn edition_names(&self) -> String {
+        self.editions
+            .keys()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The user's edition files, plus embedded defaults for ids they lack.
+fn edition_sources(dir: &Path, problems: &mut Problems) -> Vec<(String, PathBuf, Arc<str>)> {
+    let ed_dir = dir.join("editions");
+    let mut found: BTreeMap<String, (PathBuf, Arc<str>)> = BTreeMap::new();
+    if let Ok(entries) = std::fs::read_dir(&ed_dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            match read_text(&path, MAX_LAYOUT_BYTES) {
+                Ok(src) => {
+                    found.insert(stem.to_owned(), (path.clone(), src));
+                }
+                Err(p) => problems.push(p),
+            }
+        }
+    }
+    for (id, src) in DEFAULT_EDITIONS {
+        found
+            .entry((*id).to_owned())
+            .or_insert_with(|| (ed_dir.join(format!("{id}.toml")), Arc::from(*src)));
+    }
+    found
+        .into_iter()
+        .map(|(id, (path, src))| (id, path, src))
+        .collect()
+}
+
+fn parse_edition(id: &str, file: &Path, src: &Arc<str>) -> Result<Edition, Problem> {
+    let id: EditionId = id.parse().map_err(|e: String| {
+        Problem::error(file, e).hint("rename the file: its name is the edition's id")
+    })?;
+    let mut edition: Edition = toml::from_str(src).map_err(|e| toml_problem(file, src, &e))?;
+    edition.id = id;
+    let mut seen = Vec::new();
+    for s in &edition.sections {
+        if seen.contains(s) {
+            return Err(Problem::error(file, format!("section {s:?} is listed twice"))
+                .hint("each of note, guide and news may appear once in `sections`"));
+        }
+        seen.push(*s);
+    }
+    if edition.news.limit == Some(0) {
+        return Err(Problem::error(file, "news.limit is 0, so no news would be shown")
+            .hint("remove `limit` to show every item, or set it to 1 or more"));
+    }
+    Ok(edition)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layouts::load(dir.path()).unwrap();
+        assert!(l.css.contains("var(--accent)"));
+        assert_eq!(l.edition_names(), "`midweek`, `sunday`");
+    }
+
+    #[test]
+    fn a_third_edition_is_just_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("editions")).unwrap();
+        let src = DEFAULT_EDITIONS[0].1.replace("Midweek", "Friday");
+        std::fs::write(dir.path().join("editions/friday.toml"), src).unwrap();
+        let l = Layouts::load(dir.path()).unwrap();
+        assert!(l.edition(&"friday".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn bad_colour_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("editions")).unwrap();
+        let src = DEFAULT_EDITIONS[0].1.replacen("#", "#zz", 1);
+        std::fs::write(dir.path().join("editions/midweek.toml"), src).unwrap();
+        let p = Layouts::load(dir.path()).unwrap_err();
+        assert!(p.0[0].line_col().is_some());
+        assert!(p.0[0].message.contains("not a colour"));
+    }
+}

@@ -1,0 +1,295 @@
+//! RFC 5322 messages, built as bytes. The multipart body is quoted-printable
+//! encoded once per issue, with holes for personal fields; personalising a
+//! message is copying those bytes and encoding a few short values. The result
+//! has CRLF line endings and no line over 76 octets in the body.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, FixedOffset};
+use email_encoding::headers::writer::EmailWriter;
+use sha2::{Digest, Sha256};
+
+use super::token::TokenKey;
+use crate::domain::{Email, IssueId, Line, Mailbox};
+use crate::render::{Field, Rendered, Template, personal::Piece, personal::html_escape};
+
+/// What every message of one issue shares.
+pub struct Identity<'a> {
+    pub issue: &'a IssueId,
+    pub subject: &'a Line,
+    pub from: &'a Mailbox,
+    pub reply_to: Option<&'a Mailbox>,
+    pub list_name: &'a str,
+    pub list_id: &'a str,
+    pub unsubscribe_url: &'a str,
+    pub unsubscribe_mailto: &'a Email,
+    pub greeting_fallback: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Html,
+    Text,
+}
+
+#[derive(Debug, Clone)]
+enum Chunk {
+    Bytes(Vec<u8>),
+    Field(Field, Part),
+}
+
+/// One issue, ready to be personalised for any number of recipients.
+pub struct Prepared {
+    /// Headers that are the same for everyone (ending in CRLF).
+    common: String,
+    body: Vec<Chunk>,
+    issue: String,
+    id_domain: String,
+    unsubscribe_url: String,
+    unsubscribe_mailto: String,
+    greeting_fallback: String,
+    proof: bool,
+}
+
+/// A recipient as the message needs it.
+pub struct Recipient<'a> {
+    pub email: &'a Email,
+    pub name: Option<&'a str>,
+}
+
+/// The personal bytes of one message, for the transport and the journal.
+pub struct Personal {
+    pub message_id: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Prepared {
+    /// `date` is the Date header for every message of this run.
+    pub fn new(id: &Identity<'_>, rendered: &Rendered, date: DateTime<FixedOffset>, proof: bool) -> Prepared {
+        let boundary = boundary(rendered);
+        let mut h = String::new();
+        header(&mut h, "Date", &date.to_rfc2822());
+        mailbox_header(&mut h, "From", id.from);
+        if let Some(r) = id.reply_to {
+            mailbox_header(&mut h, "Reply-To", r);
+        }
+        let subject = if proof {
+            format!("[PROOF] {}", id.subject)
+        } else {
+            id.subject.to_string()
+        };
+        unstructured_header(&mut h, "Subject", &subject);
+        let mut list = String::new();
+        phrase(&mut list, id.list_name, "List-Id: ".len());
+        header(&mut h, "List-Id", &format!("{list} <{}>", id.list_id));
+        header(&mut h, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+        header(&mut h, "MIME-Version", "1.0");
+        header(&mut h, "Content-Type", &format!("multipart/alternative; boundary=\"{boundary}\""));
+        if proof {
+            header(&mut h, "X-Almanac-Proof", "yes");
+        }
+        let mut body = Vec::new();
+        let part_head = |ct: &str| {
+            format!(
+                "--{boundary}\r\nContent-Type: {ct}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+            )
+        };
+        body.push(Chunk::Bytes(part_head("text/plain").into_bytes()));
+        encode_template(&rendered.text, Part::Text, &mut body);
+        body.push(Chunk::Bytes(format!("\r\n{}", part_head("text/html")).into_bytes()));
+        encode_template(&rendered.html, Part::Html, &mut body);
+        body.push(Chunk::Bytes(format!("\r\n--{boundary}--\r\n").into_bytes()));
+        Prepared {
+            common: h,
+            body,
+            issue: id.issue.to_string(),
+            id_domain: id.from.email.domain().to_owned(),
+            unsubscribe_url: id.unsubscribe_url.to_owned(),
+            unsubscribe_mailto: id.unsubscribe_mailto.to_string(),
+            greeting_fallback: id.greeting_fallback.to_owned(),
+            proof,
+        }
+    }
+
+    /// Deterministic per (issue, recipient): a resend after a crash carries
+    /// the same Message-ID, so it is recognisably the same message.
+    pub fn message_id(&self, email: &Email) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.issue.as_bytes());
+        hasher.update([0]);
+        hasher.update(email.key().as_bytes());
+        if self.proof {
+            hasher.update(b"\0proof");
+        }
+        let digest = hasher.finalize();
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!("<{}.{hex}@{}>", self.issue, self.id_domain)
+    }
+
+    pub fn unsubscribe_link(&self, key: &TokenKey, email: &Email) -> String {
+        let sep = if self.unsubscribe_url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}t={}", self.unsubscribe_url, key.token(email))
+    }
+
+    /// The complete message for one recipient.
+    pub fn personalise(&self, r: &Recipient<'_>, key: &TokenKey) -> Personal {
+        let message_id = self.message_id(r.email);
+        let token = key.token(r.email);
+        let unsubscribe = self.unsubscribe_link(key, r.email);
+        let name = r.name.unwrap_or(&self.greeting_fallback);
+        let mut bytes = Vec::with_capacity(self.len_hint());
+        let mut h = String::with_capacity(512);
+        match r.name {
+            Some(n) => {
+                h.push_str("To: ");
+                phrase(&mut h, n, 4);
+                let _ = write!(h, " <{}>\r\n", r.email);
+            }
+            None => header(&mut h, "To", r.email.as_str()),
+        }
+        header(&mut h, "Message-ID", &message_id);
+        let _ = write!(
+            h,
+            "List-Unsubscribe: <mailto:{}?subject=unsubscribe%20{token}>,\r\n <{unsubscribe}>\r\n",
+            self.unsubscribe_mailto
+        );
+        bytes.extend_from_slice(self.common.as_bytes());
+        bytes.extend_from_slice(h.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        for chunk in &self.body {
+            match chunk {
+                Chunk::Bytes(b) => bytes.extend_from_slice(b),
+                Chunk::Field(f, part) => {
+                    let value = match f {
+                        Field::Name => name,
+                        Field::Email => r.email.as_str(),
+                        Field::UnsubscribeUrl => &unsubscribe,
+                    };
+                    let value = match part {
+                        Part::Html => html_escape(value),
+                        Part::Text => value.to_owned(),
+                    };
+                    bytes.extend_from_slice(&quoted_printable::encode(value.as_bytes()));
+                    bytes.extend_from_slice(b"=\r\n");
+                }
+            }
+        }
+        Personal { message_id, bytes }
+    }
+
+    fn len_hint(&self) -> usize {
+        self.common.len()
+            + 1024
+            + self
+                .body
+                .iter()
+                .map(|c| match c {
+                    Chunk::Bytes(b) => b.len(),
+                    Chunk::Field(..) => 128,
+                })
+                .sum::<usize>()
+    }
+}
+
+/// A boundary derived from the content, so builds are reproducible; QP
+/// output never contains "=_" followed by this, so it cannot collide.
+fn boundary(r: &Rendered) -> String {
+    let mut hasher = Sha256::new();
+    for t in [&r.text, &r.html] {
+        for p in &t.pieces {
+            if let Piece::Text(s) = p {
+                hasher.update(s.as_bytes());
+            }
+        }
+    }
+    let d = hasher.finalize();
+    let hex: String = d[..10].iter().map(|b| format!("{b:02x}")).collect();
+    format!("=_almanac_{hex}")
+}
+
+/// QP-encodes the literal parts once. A field always starts a fresh encoded
+/// line (soft break before it) and is followed by a soft break, so the
+/// personal value's length never pushes a line past 76 octets.
+fn encode_template(t: &Template, part: Part, out: &mut Vec<Chunk>) {
+    for p in &t.pieces {
+        match p {
+            Piece::Text(s) => {
+                let crlf = s.replace("\r\n", "\n").replace('\n', "\r\n");
+                let mut enc = quoted_printable::encode(crlf.as_bytes());
+                if !enc.ends_with(b"\r\n") {
+                    enc.extend_from_slice(b"=\r\n");
+                }
+                out.push(Chunk::Bytes(enc));
+            }
+            Piece::Field(f) => out.push(Chunk::Field(*f, part)),
+        }
+    }
+}
+
+fn header(h: &mut String, name: &str, value: &str) {
+    let _ = write!(h, "{name}: {value}\r\n");
+}
+
+/// A display name: atom, quoted string or RFC 2047 as needed.
+fn phrase(out: &mut String, s: &str, line_len: usize) {
+    let mut w = EmailWriter::new(out, line_len, 0, false);
+    let _ = email_encoding::headers::quoted_string::encode(s, &mut w);
+}
+
+fn mailbox_header(h: &mut String, name: &str, m: &Mailbox) {
+    match &m.name {
+        Some(n) => {
+            let _ = write!(h, "{name}: ");
+            phrase(h, n.as_str(), name.len() + 2);
+            let _ = write!(h, " <{}>\r\n", m.email);
+        }
+        None => header(h, name, m.email.as_str()),
+    }
+}
+
+/// Subject-style text: folded at spaces when ASCII, RFC 2047 otherwise.
+fn unstructured_header(h: &mut String, name: &str, value: &str) {
+    let _ = write!(h, "{name}: ");
+    if value.is_ascii() {
+        let mut line_len = name.len() + 2;
+        for (i, word) in value.split(' ').enumerate() {
+            if i > 0 {
+                if line_len + 1 + word.len() > 78 {
+                    h.push_str("\r\n");
+                    line_len = 0;
+                }
+                h.push(' ');
+                line_len += 1;
+            }
+            h.push_str(word);
+            line_len += word.len();
+        }
+    } else {
+        let mut w = EmailWriter::new(h, name.len() + 2, 0, false);
+        let _ = email_encoding::headers::rfc2047::encode(value, &mut w);
+    }
+    h.push_str("\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_subject_folds_and_unicode_is_encoded() {
+        let mut h = String::new();
+        unstructured_header(&mut h, "Subject", &"word ".repeat(30));
+        assert!(h.lines().all(|l| l.len() <= 78), "{h}");
+        let mut h = String::new();
+        unstructured_header(&mut h, "Subject", "Überblick — KI");
+        assert!(h.starts_with("Subject: =?utf-8?b?"));
+        assert!(h.is_ascii());
+    }
+
+    #[test]
+    fn names_are_quoted_or_encoded() {
+        let mut s = String::new();
+        phrase(&mut s, "Ada \"The\" Lovelace", 4);
+        assert_eq!(s, "\"Ada \\\"The\\\" Lovelace\"");
+    }
+}

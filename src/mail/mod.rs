@@ -1,0 +1,50 @@
+//! Rendered issue → message bytes: headers, MIME, personal fields, unsubscribe
+//! tokens (and DKIM, in `dkim.rs`). Never imports `send` or `state`; the
+//! transport only ever sees the bytes built here.
+
+pub mod message;
+pub mod token;
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::config::Config;
+use crate::content::Issue;
+use crate::render::Rendered;
+pub use message::{Identity, Personal, Prepared, Recipient};
+pub use token::TokenKey;
+
+/// Secret used when none is configured, so `build` and the outbox work on a
+/// fresh clone. Tokens made with it are only good for local previews; real
+/// sends over SMTP refuse to run without ALMANAC_UNSUBSCRIBE_SECRET.
+pub const DEV_SECRET: &str = "almanac-development-secret-do-not-use-for-real-sends";
+
+pub fn token_key(config: &Config) -> TokenKey {
+    TokenKey::new(
+        config
+            .unsubscribe_secret
+            .as_ref()
+            .map_or(DEV_SECRET, |s| s.expose()),
+    )
+}
+
+pub fn prepare(
+    config: &Config,
+    issue: &Issue,
+    rendered: &Rendered,
+    date: DateTime<FixedOffset>,
+    proof: bool,
+) -> Prepared {
+    let n = &config.newsletter;
+    let id = Identity {
+        issue: &issue.id,
+        subject: &issue.subject,
+        from: &n.from,
+        reply_to: n.reply_to.as_ref(),
+        list_name: n.name.as_str(),
+        list_id: &n.list_id,
+        unsubscribe_url: config.links.unsubscribe.as_str(),
+        unsubscribe_mailto: &config.links.unsubscribe_mailto,
+        greeting_fallback: n.greeting_fallback.as_str(),
+    };
+    Prepared::new(&id, rendered, date, proof)
+}

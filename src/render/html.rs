@@ -1,0 +1,249 @@
+//! The email's HTML, written with maud (which escapes everything from
+//! content). Table layout, a 600px column, MSO conditionals for Outlook's
+//! fixed width; the CSS is inlined afterwards by `css.rs`. The same template
+//! gives the web version, without the personal parts.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::View;
+use super::personal::Field;
+use crate::content::guide::{Faq, TimelineEntry};
+use crate::content::markdown::{Block, Inline};
+use crate::layouts::Section;
+
+/// Renders the full document. `css` goes in the head for css-inline to
+/// consume; `web` selects the browser version.
+pub fn document(v: &View<'_>, css: &str, web: bool) -> String {
+    let doc = html! {
+        (DOCTYPE)
+        html lang=(v.config.newsletter.language.as_str()) xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta http-equiv="X-UA-Compatible" content="IE=edge";
+                meta name="x-apple-disable-message-reformatting";
+                meta name="format-detection" content="telephone=no, date=no, address=no, email=no, url=no";
+                meta name="color-scheme" content="light dark";
+                meta name="supported-color-schemes" content="light dark";
+                title { (v.issue.subject) }
+                (PreEscaped(MSO_HEAD))
+                style { (PreEscaped(css)) }
+            }
+            body class="body" {
+                @if !web { (preheader(v)) }
+                table.wrapper role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                    tr { td.wrapper-cell align="center" {
+                        (PreEscaped(MSO_OPEN))
+                        table.container role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                            @if !web { (topbar(v)) }
+                            (masthead(v))
+                            @for s in &v.edition.sections {
+                                @match s {
+                                    Section::Note => (note(v)),
+                                    Section::Guide => (guide(v)),
+                                    Section::News => (news(v)),
+                                }
+                            }
+                            (footer(v, web))
+                        }
+                        (PreEscaped(MSO_CLOSE))
+                    } }
+                }
+            }
+        }
+    };
+    doc.into_string()
+}
+
+const MSO_HEAD: &str = "<!--[if mso]><noscript><xml><o:OfficeDocumentSettings><o:PixelsPerInch>96</o:PixelsPerInch></o:OfficeDocumentSettings></xml></noscript><![endif]-->";
+const MSO_OPEN: &str = "<!--[if mso]><table role=\"presentation\" width=\"600\" align=\"center\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\"><tr><td width=\"600\"><![endif]-->";
+const MSO_CLOSE: &str = "<!--[if mso]></td></tr></table><![endif]-->";
+
+/// The inbox teaser, hidden in the body; padded with zero-width joiners so
+/// clients do not pull body text into the preview after it.
+fn preheader(v: &View<'_>) -> Markup {
+    html! {
+        div.preheader { (v.issue.preheader) (PreEscaped("&#8204;&#160;".repeat(60))) }
+    }
+}
+
+fn topbar(v: &View<'_>) -> Markup {
+    html! {
+        tr { td.topbar align="right" {
+            a.topbar-link href=(v.web_url) { "View in browser" }
+        } }
+    }
+}
+
+fn masthead(v: &View<'_>) -> Markup {
+    let n = &v.config.newsletter;
+    html! {
+        tr { td.masthead {
+            p.masthead-edition { (v.edition.name) " · " (v.date_long) }
+            h1.masthead-name { (n.name) }
+            p.masthead-tagline { (v.edition.tagline) }
+        } }
+    }
+}
+
+fn note(v: &View<'_>) -> Markup {
+    html! {
+        tr { td.section.note {
+            p.greeting { "Hi " (PreEscaped(Field::Name.marker())) "," }
+            @if let Some(note) = &v.issue.note {
+                @for p in note.paragraphs() { p { (p) } }
+            }
+        } }
+    }
+}
+
+fn guide(v: &View<'_>) -> Markup {
+    let g = &v.issue.guide;
+    let m = &g.meta;
+    html! {
+        tr { td.section.guide {
+            p.kicker { "Featured guide · " (m.kind) " · " (m.level.as_str()) }
+            h2.guide-title { (m.title) }
+            p.guide-topic { "Topic: " (m.topic) }
+            table.tldr role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                tr { td.tldr-cell {
+                    p.tldr-label { "TL;DR" }
+                    @for p in m.tldr.paragraphs() { p.tldr-text { (p) } }
+                } }
+            }
+            @if !m.takeaways.is_empty() {
+                h3.subhead { "Key takeaways" }
+                ul.takeaways { @for t in &m.takeaways { li { (t) } } }
+            }
+            (blocks(&g.intro))
+            @for s in &g.sections {
+                h3.guide-section { (s.heading) }
+                (blocks(&s.blocks))
+            }
+            @if !g.timeline.is_empty() { (timeline(&g.timeline)) }
+            @if !g.faq.is_empty() { (faq(&g.faq)) }
+            @if !m.related.is_empty() {
+                p.related {
+                    span.related-label { "Related: " }
+                    (m.related.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" · "))
+                }
+            }
+        } }
+    }
+}
+
+fn timeline(entries: &[TimelineEntry]) -> Markup {
+    html! {
+        h3.guide-section { "Timeline" }
+        table.timeline role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+            @for e in entries {
+                tr {
+                    td.timeline-when valign="top" width="96" { (e.when.as_deref().unwrap_or("")) }
+                    td.timeline-what valign="top" { (inlines(&e.what)) }
+                }
+            }
+        }
+    }
+}
+
+fn faq(items: &[Faq]) -> Markup {
+    html! {
+        h3.guide-section { "FAQ" }
+        table.faq role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+            @for f in items {
+                tr { td.faq-cell {
+                    p.faq-q { (f.question) }
+                    div.faq-a { (blocks(&f.answer)) }
+                } }
+            }
+        }
+    }
+}
+
+fn news(v: &View<'_>) -> Markup {
+    html! {
+        tr { td.section.news {
+            h2.section-title { (v.edition.news.heading) }
+            @for item in &v.news {
+                table.news-item role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                    tr { td.news-cell {
+                        p.news-meta {
+                            span.score { (item.score.get()) "/10" }
+                            " " (item.source) " · " (item.age(v.issue.date))
+                            @if let Some(t) = &item.topic { " · " (t) }
+                        }
+                        h3.news-title { a.news-link href=(item.url.as_str()) { (item.title) } }
+                        @for p in item.summary.paragraphs() { p.news-summary { (p) } }
+                    } }
+                }
+            }
+        } }
+    }
+}
+
+fn footer(v: &View<'_>, web: bool) -> Markup {
+    let n = &v.config.newsletter;
+    html! {
+        tr { td.footer {
+            @for p in n.why.paragraphs() { p.footer-text { (p) } }
+            @if web {
+                p.footer-text {
+                    "Read past issues in the " a.footer-link href=(v.config.links.archive.as_str()) { "archive" } "."
+                }
+            } @else {
+                p.footer-text {
+                    "This email was sent to " (PreEscaped(Field::Email.marker())) ". "
+                    a.footer-link href=(PreEscaped(Field::UnsubscribeUrl.marker())) { "Unsubscribe" }
+                    " with one click, or " a.footer-link href=(v.web_url) { "read it in your browser" } "."
+                }
+            }
+            p.footer-address { (n.name) " · " (n.postal_address) }
+        } }
+    }
+}
+
+fn blocks(bs: &[Block]) -> Markup {
+    html! {
+        @for b in bs {
+            @match b {
+                Block::Paragraph(i) => p { (inlines(i)) },
+                Block::Heading(_, i) => h4.guide-subsection { (inlines(i)) },
+                Block::List { ordered: true, items } => ol { @for it in items { li { (item_blocks(it)) } } },
+                Block::List { ordered: false, items } => ul { @for it in items { li { (item_blocks(it)) } } },
+                Block::Quote(inner) => table.quote role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                    tr { td.quote-cell { (blocks(inner)) } }
+                },
+                Block::Code(t) => pre.code { (t) },
+                Block::Rule => hr;,
+            }
+        }
+    }
+}
+
+/// A list item's first paragraph is written bare so items stay compact.
+fn item_blocks(bs: &[Block]) -> Markup {
+    html! {
+        @for (i, b) in bs.iter().enumerate() {
+            @match (i, b) {
+                (0, Block::Paragraph(inl)) => (inlines(inl)),
+                _ => (blocks(std::slice::from_ref(b))),
+            }
+        }
+    }
+}
+
+fn inlines(is: &[Inline]) -> Markup {
+    html! {
+        @for i in is {
+            @match i {
+                Inline::Text(t) => (t),
+                Inline::Code(t) => code { (t) },
+                Inline::Strong(c) => strong { (inlines(c)) },
+                Inline::Emph(c) => em { (inlines(c)) },
+                Inline::Link { url, children } => a href=(url.as_str()) { (inlines(children)) },
+                Inline::Image { url, alt } => img.image src=(url.as_str()) alt=(alt) width="536" border="0";,
+                Inline::Break => br;,
+            }
+        }
+    }
+}
