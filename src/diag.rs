@@ -165,7 +165,11 @@ impl Problems {
     }
     /// `Ok(value)` if nothing is an error, else the whole list.
     pub fn into_result<T>(self, value: T) -> Result<T, Problems> {
-        if self.has_errors() { Err(self) } else { Ok(value) }
+        if self.has_errors() {
+            Err(self)
+        } else {
+            Ok(value)
+        }
     }
 
     /// Renders every problem, with source snippets when `fancy`.
@@ -187,12 +191,14 @@ impl Problems {
 }
 
 fn render_pretty(p: &Problem) -> String {
-    let src = p.source.as_ref().map(|s| {
-        NamedSource::new(p.file.display().to_string(), s.clone()).with_language("toml")
-    });
+    let src = p
+        .source
+        .as_ref()
+        .map(|s| NamedSource::new(p.file.display().to_string(), s.clone()).with_language("toml"));
     let pretty = Pretty { p, src };
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-        .with_context_lines(1);
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_context_lines(1);
     let mut out = String::new();
     if handler.render_report(&mut out, &pretty).is_err() {
         out = format!("{p}\n");

@@ -83,7 +83,10 @@ impl Prose {
         if s.is_empty() {
             return Err("this text is empty".into());
         }
-        if let Some(c) = s.chars().find(|&c| c != '\n' && c != '\r' && forbidden_char(c)) {
+        if let Some(c) = s
+            .chars()
+            .find(|&c| c != '\n' && c != '\r' && forbidden_char(c))
+        {
             return Err(format!("contains the control character {c:?}"));
         }
         Ok(Prose(s.replace("\r\n", "\n")))
@@ -269,7 +272,9 @@ impl Score {
         if (1..=10).contains(&n) {
             Ok(Score(n as u8))
         } else {
-            Err(format!("score must be a whole number from 1 to 10, got {n}"))
+            Err(format!(
+                "score must be a whole number from 1 to 10, got {n}"
+            ))
         }
     }
     pub fn get(self) -> u8 {
@@ -352,7 +357,12 @@ mod tests {
     #[test]
     fn urls_must_be_absolute_https() {
         assert!("https://example.com/x".parse::<HttpsUrl>().is_ok());
-        for bad in ["javascript:alert(1)", "/relative", "http://example.com", "ftp://x.y"] {
+        for bad in [
+            "javascript:alert(1)",
+            "/relative",
+            "http://example.com",
+            "ftp://x.y",
+        ] {
             assert!(bad.parse::<HttpsUrl>().is_err(), "{bad}");
         }
     }

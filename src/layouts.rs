@@ -129,9 +129,8 @@ impl Color {
 impl<'de> Deserialize<'de> for Color {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let ok = s.len() == 7
-            && s.starts_with('#')
-            && s[1..].bytes().all(|b| b.is_ascii_hexdigit());
+        let ok =
+            s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit());
         if ok {
             Ok(Color(s.to_ascii_lowercase()))
         } else {
@@ -227,14 +226,18 @@ fn parse_edition(id: &str, file: &Path, src: &Arc<str>) -> Result<Edition, Probl
     let mut seen = Vec::new();
     for s in &edition.sections {
         if seen.contains(s) {
-            return Err(Problem::error(file, format!("section {s:?} is listed twice"))
-                .hint("each of note, guide and news may appear once in `sections`"));
+            return Err(
+                Problem::error(file, format!("section {s:?} is listed twice"))
+                    .hint("each of note, guide and news may appear once in `sections`"),
+            );
         }
         seen.push(*s);
     }
     if edition.news.limit == Some(0) {
-        return Err(Problem::error(file, "news.limit is 0, so no news would be shown")
-            .hint("remove `limit` to show every item, or set it to 1 or more"));
+        return Err(
+            Problem::error(file, "news.limit is 0, so no news would be shown")
+                .hint("remove `limit` to show every item, or set it to 1 or more"),
+        );
     }
     Ok(edition)
 }

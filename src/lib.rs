@@ -30,3 +30,7 @@ pub mod domain;
 pub mod layouts;
 pub mod mail;
 pub mod render;
+pub mod schedule;
+pub mod send;
+pub mod state;
+pub mod subscribers;

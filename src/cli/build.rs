@@ -59,7 +59,10 @@ pub fn files(project: &Project, built: &Built) -> Vec<(&'static str, Vec<u8>)> {
         project.nominal_date(&built.issue),
         false,
     );
-    let recipient = Recipient { email: &email, name: Some(SAMPLE_NAME) };
+    let recipient = Recipient {
+        email: &email,
+        name: Some(SAMPLE_NAME),
+    };
     let message = prepared.personalise(&recipient, &key);
     let unsubscribe = prepared.unsubscribe_link(&key, &email);
     let fill = |f: crate::render::Field, html: bool| {
@@ -68,11 +71,21 @@ pub fn files(project: &Project, built: &Built) -> Vec<(&'static str, Vec<u8>)> {
             crate::render::Field::Email => SAMPLE_EMAIL.to_string(),
             crate::render::Field::UnsubscribeUrl => unsubscribe.clone(),
         };
-        if html { crate::render::personal::html_escape(&v) } else { v }
+        if html {
+            crate::render::personal::html_escape(&v)
+        } else {
+            v
+        }
     };
     vec![
-        ("email.html", built.rendered.html.fill(|f| fill(f, true)).into_bytes()),
-        ("email.txt", built.rendered.text.fill(|f| fill(f, false)).into_bytes()),
+        (
+            "email.html",
+            built.rendered.html.fill(|f| fill(f, true)).into_bytes(),
+        ),
+        (
+            "email.txt",
+            built.rendered.text.fill(|f| fill(f, false)).into_bytes(),
+        ),
         ("web.html", built.rendered.web.clone().into_bytes()),
         ("message.eml", message.bytes),
     ]

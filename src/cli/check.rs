@@ -47,7 +47,11 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         println!("ok: {name}");
     }
     println!("{}", super::summary(&problems));
-    Ok(ExitCode::from(if problems.has_errors() { exit::INVALID } else { exit::OK }))
+    Ok(ExitCode::from(if problems.has_errors() {
+        exit::INVALID
+    } else {
+        exit::OK
+    }))
 }
 
 /// Checks one issue: returns its summary line and its warnings.
@@ -60,13 +64,31 @@ fn check_one(project: &Project, id: Option<&str>) -> Result<(String, Problems), 
         .find(|(n, _)| *n == "message.eml")
         .map(|(_, b)| b)
         .unwrap_or_default();
-    let file = project.config.paths.out.join(built.issue.id.as_str()).join("message.eml");
+    let file = project
+        .config
+        .paths
+        .out
+        .join(built.issue.id.as_str())
+        .join("message.eml");
     for (n, line) in eml.split(|&b| b == b'\n').enumerate() {
         if line.len() > 998 {
-            problems.push(Problem::error(&file, format!("line {} of the message is {} octets; RFC 5322 allows 998", n + 1, line.len())));
+            problems.push(Problem::error(
+                &file,
+                format!(
+                    "line {} of the message is {} octets; RFC 5322 allows 998",
+                    n + 1,
+                    line.len()
+                ),
+            ));
         }
     }
-    let news = crate::render::select_news(&built.issue.news, project.layouts.edition(&built.issue.edition).expect("checked on load"));
+    let news = crate::render::select_news(
+        &built.issue.news,
+        project
+            .layouts
+            .edition(&built.issue.edition)
+            .expect("checked on load"),
+    );
     let name = format!(
         "{} ({}, {} of {} news items, html {:.1} KB of {} KB, style {:.1} KB of {} KB, {} links, {} images)",
         built.issue.id,

@@ -4,8 +4,15 @@
 
 mod build;
 mod check;
+mod due;
 mod new;
+mod progress;
 mod project;
+mod schedule;
+mod send;
+mod status;
+mod subscribers;
+mod unsubscribe;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -24,13 +31,25 @@ pub mod exit {
     pub const INVALID: u8 = 1;
     /// Bad command-line usage (clap's own code).
     pub const USAGE: u8 = 2;
+    /// A send finished, but some recipients failed or were not attempted.
+    pub const SOME_FAILED: u8 = 3;
+    /// Another send holds the lock; nothing was done.
+    pub const LOCKED: u8 = 4;
+    /// `send --due`: the due edition is past its grace window and unsent.
+    pub const PAST_GRACE: u8 = 5;
 }
 
 #[derive(Debug, Parser)]
 #[command(name = "almanac", version, about = "Compose a twice-weekly newsletter and send it.", long_about = None)]
 pub struct Cli {
     /// The newsletter's configuration file.
-    #[arg(long, short = 'c', global = true, env = "ALMANAC_CONFIG", default_value = "newsletter.toml")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "ALMANAC_CONFIG",
+        default_value = "newsletter.toml"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -44,6 +63,16 @@ pub enum Command {
     Check(check::Args),
     /// Scaffold the next issue of an edition from a commented template.
     New(new::Args),
+    /// Deliver an issue to every subscriber who should get it, exactly once.
+    Send(send::Args),
+    /// Delivery counts and failures of an issue, from the journal.
+    Status(status::Args),
+    /// Suppress addresses (by address or unsubscribe token); wins over the list.
+    Unsubscribe(unsubscribe::Args),
+    /// Check, list and edit the subscriber list.
+    Subscribers(subscribers::Args),
+    /// Upcoming sends, or systemd/cron units for `send --due`.
+    Schedule(schedule::Args),
 }
 
 /// Why a command stopped: problems with files (printed with positions), or a
@@ -74,6 +103,11 @@ pub fn main() -> ExitCode {
         Command::Build(a) => build::run(&cli, a),
         Command::Check(a) => check::run(&cli, a),
         Command::New(a) => new::run(&cli, a),
+        Command::Send(a) => send::run(&cli, a),
+        Command::Status(a) => status::run(&cli, a),
+        Command::Unsubscribe(a) => unsubscribe::run(&cli, a),
+        Command::Subscribers(a) => subscribers::run(&cli, a),
+        Command::Schedule(a) => schedule::run(&cli, a),
     };
     match result {
         Ok(code) => code,
@@ -97,5 +131,9 @@ pub fn fancy() -> bool {
 
 pub fn summary(p: &Problems) -> String {
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    format!("{}, {}", plural(p.errors(), "error"), plural(p.warnings(), "warning"))
+    format!(
+        "{}, {}",
+        plural(p.errors(), "error"),
+        plural(p.warnings(), "warning")
+    )
 }

@@ -27,7 +27,10 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         .map_err(|e: String| Failure::Message(e, exit::USAGE))?;
     let Some(ed) = project.layouts.edition(&edition) else {
         return Err(Failure::Message(
-            format!("unknown edition `{edition}`; known editions are {}", project.layouts.edition_names()),
+            format!(
+                "unknown edition `{edition}`; known editions are {}",
+                project.layouts.edition_names()
+            ),
             exit::USAGE,
         ));
     };
@@ -45,20 +48,36 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let dir = project.config.paths.issues.join(&id);
     if dir.exists() {
         return Err(Failure::Message(
-            format!("{} already exists; not overwriting it (pass --date for another day)", dir.display()),
+            format!(
+                "{} already exists; not overwriting it (pass --date for another day)",
+                dir.display()
+            ),
             exit::INVALID,
         ));
     }
     let write = |name: &str, text: String| {
-        std::fs::write(dir.join(name), text)
-            .map_err(|e| Failure::Message(format!("cannot write {}: {e}", dir.join(name).display()), exit::INVALID))
+        std::fs::write(dir.join(name), text).map_err(|e| {
+            Failure::Message(
+                format!("cannot write {}: {e}", dir.join(name).display()),
+                exit::INVALID,
+            )
+        })
     };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure::Message(format!("cannot create {}: {e}", dir.display()), exit::INVALID))?;
-    write("issue.toml", issue_template(&edition, ed.name.as_str(), date))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Failure::Message(
+            format!("cannot create {}: {e}", dir.display()),
+            exit::INVALID,
+        )
+    })?;
+    write(
+        "issue.toml",
+        issue_template(&edition, ed.name.as_str(), date),
+    )?;
     write("guide.md", GUIDE_TEMPLATE.to_owned())?;
     println!("created {}", dir.display());
-    println!("next: fill in issue.toml and guide.md, then `almanac check {id}` and `almanac build {id}`");
+    println!(
+        "next: fill in issue.toml and guide.md, then `almanac check {id}` and `almanac build {id}`"
+    );
     Ok(ExitCode::from(exit::OK))
 }
 

@@ -34,9 +34,11 @@ impl Project {
 
     pub fn load_from(config_path: &Path, env: &Env) -> Result<Project, Failure> {
         if !config_path.exists() {
-            return Err(Problem::error(config_path, "the configuration file does not exist")
-                .hint("run almanac in the newsletter's folder, or pass --config PATH")
-                .into());
+            return Err(
+                Problem::error(config_path, "the configuration file does not exist")
+                    .hint("run almanac in the newsletter's folder, or pass --config PATH")
+                    .into(),
+            );
         }
         let config = Config::load(config_path, env);
         let layouts = match &config {
@@ -60,7 +62,12 @@ impl Project {
     pub fn build(&self, issue: Issue) -> Result<Built, Failure> {
         let rendered = render::render(&self.config, &self.layouts, &issue)?;
         let html = rendered.html.fill(|f| f.marker());
-        let file = self.config.paths.out.join(issue.id.as_str()).join("email.html");
+        let file = self
+            .config
+            .paths
+            .out
+            .join(issue.id.as_str())
+            .join("email.html");
         let (report, problems) = lint::lint(&file, &html);
         if problems.has_errors() {
             return Err(problems.into());

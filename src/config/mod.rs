@@ -152,8 +152,7 @@ impl Config {
     /// Loads and validates `path`, reporting every problem found.
     pub fn load(path: &Path, env: &Env) -> Result<Config, Problems> {
         let src = read_text(path, MAX_CONFIG_BYTES)?;
-        let raw: raw::RawConfig =
-            toml::from_str(&src).map_err(|e| toml_problem(path, &src, &e))?;
+        let raw: raw::RawConfig = toml::from_str(&src).map_err(|e| toml_problem(path, &src, &e))?;
         let root = path
             .parent()
             .map(Path::to_path_buf)
@@ -198,7 +197,10 @@ impl Config {
 
 fn newsletter(n: raw::RawNewsletter) -> Newsletter {
     let list_id = match n.list_id {
-        Some(id) => id.as_str().trim_matches(|c| c == '<' || c == '>').to_owned(),
+        Some(id) => id
+            .as_str()
+            .trim_matches(|c| c == '<' || c == '>')
+            .to_owned(),
         None => format!("{}.{}", slug(n.name.as_str()), n.from.email.domain()),
     };
     Newsletter {
@@ -229,7 +231,11 @@ fn slug(s: &str) -> String {
 fn paths(root: &Path, p: raw::RawPaths, env: &Env) -> Paths {
     let at = |s: &str| {
         let p = Path::new(s);
-        if p.is_absolute() { p.to_owned() } else { root.join(p) }
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            root.join(p)
+        }
     };
     // Environment paths are taken as given (relative to the working
     // directory), as a shell user would expect.
@@ -409,7 +415,11 @@ impl Validator<'_> {
             match secret::from_command(cmd.get_ref()) {
                 Ok(p) => Some(p),
                 Err(msg) => {
-                    return self.err(cmd.span(), msg, "the command must print the password on standard output and exit 0");
+                    return self.err(
+                        cmd.span(),
+                        msg,
+                        "the command must print the password on standard output and exit 0",
+                    );
                 }
             }
         } else {
@@ -481,7 +491,11 @@ fn parse_smtp_url(s: &str, allow_plain: bool) -> Result<Smtp, String> {
     let implicit = match url.scheme() {
         "smtp" => false,
         "smtps" => true,
-        other => return Err(format!("the SMTP URL has scheme `{other}:`; use `smtp://` or `smtps://`")),
+        other => {
+            return Err(format!(
+                "the SMTP URL has scheme `{other}:`; use `smtp://` or `smtps://`"
+            ));
+        }
     };
     let host = url
         .host_str()
@@ -494,7 +508,11 @@ fn parse_smtp_url(s: &str, allow_plain: bool) -> Result<Smtp, String> {
         match (k.as_ref(), v.as_ref()) {
             ("tls", "required") if !implicit => tls = Tls::StartTls,
             ("tls", "none" | "off") if !implicit => tls = Tls::None,
-            ("tls", other) => return Err(format!("unknown `tls={other}` in the SMTP URL; use `tls=required`")),
+            ("tls", other) => {
+                return Err(format!(
+                    "unknown `tls={other}` in the SMTP URL; use `tls=required`"
+                ));
+            }
             (other, _) => return Err(format!("unknown parameter `{other}` in the SMTP URL")),
         }
     }
@@ -508,11 +526,11 @@ fn parse_smtp_url(s: &str, allow_plain: bool) -> Result<Smtp, String> {
         ));
     }
     let port = url.port().unwrap_or(if implicit { 465 } else { 587 });
-    let user = (!url.username().is_empty()).then(|| {
-        percent_decode(url.username())
-    });
+    let user = (!url.username().is_empty()).then(|| percent_decode(url.username()));
     if url.password().is_some() {
-        return Err("the SMTP URL contains a password; put it in ALMANAC_SMTP_PASSWORD instead".into());
+        return Err(
+            "the SMTP URL contains a password; put it in ALMANAC_SMTP_PASSWORD instead".into(),
+        );
     }
     Ok(Smtp {
         host,
@@ -542,11 +560,20 @@ mod tests {
     #[test]
     fn smtp_urls() {
         let s = parse_smtp_url("smtp://127.0.0.1:2525", false).unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.tls), ("127.0.0.1", 2525, Tls::None));
-        let s = parse_smtp_url("smtp://me%40x.com@mail.example.com:587?tls=required", false).unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.tls),
+            ("127.0.0.1", 2525, Tls::None)
+        );
+        let s =
+            parse_smtp_url("smtp://me%40x.com@mail.example.com:587?tls=required", false).unwrap();
         assert_eq!(s.tls, Tls::StartTls);
         assert_eq!(s.user.as_deref(), Some("me@x.com"));
-        assert_eq!(parse_smtp_url("smtps://mail.example.com", false).unwrap().port, 465);
+        assert_eq!(
+            parse_smtp_url("smtps://mail.example.com", false)
+                .unwrap()
+                .port,
+            465
+        );
         assert!(parse_smtp_url("smtp://mail.example.com:25", false).is_err());
         assert!(parse_smtp_url("smtp://mail.example.com:25", true).is_ok());
         assert!(parse_smtp_url("smtp://u:pw@localhost:25", false).is_err());

@@ -86,8 +86,13 @@ pub fn load(file: &Path) -> Result<Guide, Problems> {
         }
     })?;
     let (fm, body) = split_front_matter(file, &src)?;
-    let meta: GuideMeta = toml::from_str(&src[fm.clone()])
-        .map_err(|e| shift(toml_problem(file, &Arc::from(&src[fm.clone()]), &e), &src, fm.start))?;
+    let meta: GuideMeta = toml::from_str(&src[fm.clone()]).map_err(|e| {
+        shift(
+            toml_problem(file, &Arc::from(&src[fm.clone()]), &e),
+            &src,
+            fm.start,
+        )
+    })?;
     let doc = markdown::parse(&src[body.clone()]).map_err(|errs| {
         Problems(
             errs.into_iter()
@@ -112,14 +117,19 @@ fn shift(mut p: Problem, whole: &Arc<str>, offset: usize) -> Problem {
 
 /// Finds the front matter between the first two `+++` lines: returns the byte
 /// ranges of the TOML and of the Markdown body.
-fn split_front_matter(file: &Path, src: &Arc<str>) -> Result<(Range<usize>, Range<usize>), Problem> {
+fn split_front_matter(
+    file: &Path,
+    src: &Arc<str>,
+) -> Result<(Range<usize>, Range<usize>), Problem> {
     let hint = "start guide.md with a line `+++`, the TOML front matter (title, kind, level, topic, tldr, takeaways, related), another `+++` line, then the Markdown body";
     let start = src.strip_prefix('\u{feff}').map_or(0, |_| 3);
     let first = src[start..].split_inclusive('\n').next().unwrap_or("");
     if first.trim_end() != "+++" {
-        return Err(Problem::error(file, "guide.md does not start with front matter")
-            .at(src, start..start + first.trim_end().len())
-            .hint(hint));
+        return Err(
+            Problem::error(file, "guide.md does not start with front matter")
+                .at(src, start..start + first.trim_end().len())
+                .hint(hint),
+        );
     }
     let fm_start = start + first.len();
     let mut offset = fm_start;
@@ -174,11 +184,17 @@ fn structure(
         match heading.to_lowercase().as_str() {
             "timeline" => match timeline(blocks) {
                 Ok(t) => guide.timeline = t,
-                Err(msg) => problems.push(at(msg, "write the timeline as a list: `1. **2024** — What happened.`")),
+                Err(msg) => problems.push(at(
+                    msg,
+                    "write the timeline as a list: `1. **2024** — What happened.`",
+                )),
             },
             "faq" => match faq(blocks) {
                 Ok(f) => guide.faq = f,
-                Err(msg) => problems.push(at(msg, "write each question as a `### Question?` heading followed by its answer")),
+                Err(msg) => problems.push(at(
+                    msg,
+                    "write each question as a `### Question?` heading followed by its answer",
+                )),
             },
             _ => guide.sections.push(GuideSection {
                 heading,
@@ -235,7 +251,9 @@ fn faq(blocks: Vec<(Block, Range<usize>)>) -> Result<Vec<Faq>, String> {
             }),
             other => match out.last_mut() {
                 Some(f) => f.answer.push(other),
-                None => return Err("the FAQ section must start with a `### Question?` heading".into()),
+                None => {
+                    return Err("the FAQ section must start with a `### Question?` heading".into());
+                }
             },
         }
     }

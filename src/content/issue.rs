@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeValue, ValueDeserializer};
 
 use super::{Date, Guide, guide};
 use crate::diag::{Problem, Problems, read_text, toml_problem};
@@ -67,18 +68,22 @@ struct RawIssue {
     preheader: Spanned<String>,
     #[serde(default)]
     note: Option<Prose>,
+    /// Only checked for shape here; `Cx::news` reads the items with spans.
     #[serde(default)]
-    news: Vec<Spanned<toml::Table>>,
+    #[allow(dead_code)]
+    news: Vec<toml::Table>,
 }
 
 pub fn load(id: IssueId, dir: &Path, layouts: &Layouts) -> Result<Issue, Problems> {
     let file = dir.join("issue.toml");
     let mut problems = Problems::default();
     let guide = guide::load(&dir.join("guide.md"));
-    let parsed = read_text(&file, MAX_ISSUE_BYTES).map_err(Problems::from).and_then(|src| {
-        let raw: RawIssue = toml::from_str(&src).map_err(|e| toml_problem(&file, &src, &e))?;
-        Ok((src, raw))
-    });
+    let parsed = read_text(&file, MAX_ISSUE_BYTES)
+        .map_err(Problems::from)
+        .and_then(|src| {
+            let raw: RawIssue = toml::from_str(&src).map_err(|e| toml_problem(&file, &src, &e))?;
+            Ok((src, raw))
+        });
     let (src, raw) = match parsed {
         Ok(v) => v,
         Err(p) => {
@@ -89,13 +94,17 @@ pub fn load(id: IssueId, dir: &Path, layouts: &Layouts) -> Result<Issue, Problem
             return Err(problems);
         }
     };
-    let mut cx = Cx { file: &file, src: &src, problems: &mut problems };
+    let mut cx = Cx {
+        file: &file,
+        src: &src,
+        problems: &mut problems,
+    };
     cx.check_edition(&raw.edition, layouts);
     cx.check_date(&id, &raw.date);
     let subject = cx.line(&raw.subject, "the subject", MAX_SUBJECT);
     let preheader = cx.line(&raw.preheader, "the preheader", MAX_PREHEADER);
     let date = *raw.date.get_ref();
-    let news = cx.news(&raw.news, date);
+    let news = cx.news(date);
     let guide = guide.map_err(|g| problems.extend(g)).ok();
     match (subject, preheader, guide) {
         (Some(subject), Some(preheader), Some(guide)) if !problems.has_errors() => Ok(Issue {
@@ -139,7 +148,8 @@ impl Cx<'_> {
 
     fn check_date(&mut self, id: &IssueId, d: &Spanned<Date>) {
         let date = d.get_ref().0.format("%Y-%m-%d").to_string();
-        if id.as_str().len() >= 10 && id.as_str()[..10].parse::<chrono::NaiveDate>().is_ok()
+        if id.as_str().len() >= 10
+            && id.as_str()[..10].parse::<chrono::NaiveDate>().is_ok()
             && !id.as_str().starts_with(&date)
         {
             self.push(
@@ -156,16 +166,35 @@ impl Cx<'_> {
             .ok()
     }
 
-    fn news(&mut self, items: &[Spanned<toml::Table>], date: Date) -> Vec<NewsItem> {
+    /// Deserialises each `[[news]]` table on its own, from the spanned parse
+    /// of the file (not from a `toml::Table`, which has lost its positions),
+    /// so every error points at the key or value it is about.
+    fn news(&mut self, date: Date) -> Vec<NewsItem> {
+        let Ok(doc) = toml::de::DeTable::parse(self.src) else {
+            // Unreachable in practice: the same text has just parsed.
+            return Vec::new();
+        };
+        let items: Vec<Spanned<DeValue<'_>>> = doc
+            .get_ref()
+            .get("news")
+            .and_then(|v| v.get_ref().as_array())
+            .map(|a| a.iter().cloned().collect())
+            .unwrap_or_default();
         let mut out: Vec<NewsItem> = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let parsed = NewsItem::deserialize(toml::Value::Table(item.get_ref().clone()));
-            let n = match parsed {
+        for (i, item) in items.into_iter().enumerate() {
+            // The span of an array-of-tables entry is its `[[news]]` header.
+            let header = item.span();
+            let value_span = |key: &str| {
+                item.get_ref()
+                    .as_table()
+                    .and_then(|t| t.get(key))
+                    .map_or(header.clone(), |v| v.span())
+            };
+            let n = match NewsItem::deserialize(ValueDeserializer::from(item.clone())) {
                 Ok(n) => n,
                 Err(e) => {
-                    let span = self.field_span(item, e.message());
                     self.push(
-                        span,
+                        e.span().unwrap_or(header.clone()),
                         format!("news item {}: {}", i + 1, e.message().trim()),
                         "each [[news]] has title, url, source, published, score (1-10), summary and an optional topic",
                     );
@@ -173,16 +202,18 @@ impl Cx<'_> {
                 }
             };
             if n.published > date {
-                let span = self.field_span(item, "published");
                 self.push(
-                    span,
+                    value_span("published"),
                     format!("news item {} was published after the issue date", i + 1),
                     "check the `published` date; it must be on or before the issue's `date`",
                 );
             }
             if out.iter().any(|o| o.url == n.url) {
-                let span = self.field_span(item, "url");
-                self.push(span, format!("news item {} repeats a link already in this issue", i + 1), "remove the duplicate item");
+                self.push(
+                    value_span("url"),
+                    format!("news item {} repeats a link already in this issue", i + 1),
+                    "remove the duplicate item",
+                );
             }
             out.push(n);
         }
@@ -194,42 +225,6 @@ impl Cx<'_> {
         }
         out
     }
-
-    /// Best position for an error inside one `[[news]]` table: the line of the
-    /// key the message mentions, else the table header.
-    fn field_span(&self, item: &Spanned<toml::Table>, message: &str) -> std::ops::Range<usize> {
-        let span = item.span();
-        let text = &self.src[span.clone()];
-        for key in ["title", "url", "source", "published", "score", "topic", "summary"] {
-            if message.contains(key) {
-                if let Some(pos) = find_key(text, key) {
-                    return span.start + pos..span.start + pos + key.len();
-                }
-            }
-        }
-        // Unknown or missing keys: point at the offending key if it is named.
-        if let Some(name) = message.split('`').nth(1) {
-            if let Some(pos) = find_key(text, name) {
-                return span.start + pos..span.start + pos + name.len();
-            }
-        }
-        span.start..span.start + text.find('\n').unwrap_or(text.len())
-    }
-}
-
-/// Byte offset of `key =` at the start of a line in `text`.
-fn find_key(text: &str, key: &str) -> Option<usize> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix(key) {
-            if rest.trim_start().starts_with('=') {
-                return Some(offset + (line.len() - trimmed.len()));
-            }
-        }
-        offset += line.len();
-    }
-    None
 }
 
 #[cfg(test)]
@@ -251,11 +246,5 @@ mod tests {
         assert_eq!(item("2026-11-04").age(d), "3w ago");
         assert_eq!(item("2026-10-20").age(d), "1mo ago");
         assert_eq!(item("2025-10-20").age(d), "1y ago");
-    }
-
-    #[test]
-    fn find_key_skips_values() {
-        let t = "[[news]]\ntitle = 'url = x'\n  url = 'y'\n";
-        assert_eq!(find_key(t, "url"), Some(t.find("  url").unwrap() + 2));
     }
 }

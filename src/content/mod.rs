@@ -75,22 +75,29 @@ pub fn resolve_issue(issues_dir: &Path, arg: Option<&str>) -> Result<(IssueId, P
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or(a);
-            name.parse().map_err(|e: String| Problem::error(issues_dir, e))?
+            name.parse()
+                .map_err(|e: String| Problem::error(issues_dir, e))?
         }
     };
     let dir = issues_dir.join(id.as_str());
     if !dir.join("issue.toml").is_file() {
         let known = list_issue_ids(issues_dir)
-            .map(|ids| ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
+            .map(|ids| {
+                ids.iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_default();
-        return Err(
-            Problem::error(&dir, format!("there is no issue `{id}` (no {}/issue.toml)", dir.display()))
-                .hint(if known.is_empty() {
-                    "create one with `almanac new`".to_string()
-                } else {
-                    format!("known issues: {known}")
-                }),
-        );
+        return Err(Problem::error(
+            &dir,
+            format!("there is no issue `{id}` (no {}/issue.toml)", dir.display()),
+        )
+        .hint(if known.is_empty() {
+            "create one with `almanac new`".to_string()
+        } else {
+            format!("known issues: {known}")
+        }));
     }
     Ok((id, dir))
 }

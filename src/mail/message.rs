@@ -65,7 +65,12 @@ pub struct Personal {
 
 impl Prepared {
     /// `date` is the Date header for every message of this run.
-    pub fn new(id: &Identity<'_>, rendered: &Rendered, date: DateTime<FixedOffset>, proof: bool) -> Prepared {
+    pub fn new(
+        id: &Identity<'_>,
+        rendered: &Rendered,
+        date: DateTime<FixedOffset>,
+        proof: bool,
+    ) -> Prepared {
         let boundary = boundary(rendered);
         let mut h = String::new();
         header(&mut h, "Date", &date.to_rfc2822());
@@ -82,9 +87,17 @@ impl Prepared {
         let mut list = String::new();
         phrase(&mut list, id.list_name, "List-Id: ".len());
         header(&mut h, "List-Id", &format!("{list} <{}>", id.list_id));
-        header(&mut h, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+        header(
+            &mut h,
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click",
+        );
         header(&mut h, "MIME-Version", "1.0");
-        header(&mut h, "Content-Type", &format!("multipart/alternative; boundary=\"{boundary}\""));
+        header(
+            &mut h,
+            "Content-Type",
+            &format!("multipart/alternative; boundary=\"{boundary}\""),
+        );
         if proof {
             header(&mut h, "X-Almanac-Proof", "yes");
         }
@@ -96,7 +109,9 @@ impl Prepared {
         };
         body.push(Chunk::Bytes(part_head("text/plain").into_bytes()));
         encode_template(&rendered.text, Part::Text, &mut body);
-        body.push(Chunk::Bytes(format!("\r\n{}", part_head("text/html")).into_bytes()));
+        body.push(Chunk::Bytes(
+            format!("\r\n{}", part_head("text/html")).into_bytes(),
+        ));
         encode_template(&rendered.html, Part::Html, &mut body);
         body.push(Chunk::Bytes(format!("\r\n--{boundary}--\r\n").into_bytes()));
         Prepared {
@@ -127,7 +142,11 @@ impl Prepared {
     }
 
     pub fn unsubscribe_link(&self, key: &TokenKey, email: &Email) -> String {
-        let sep = if self.unsubscribe_url.contains('?') { '&' } else { '?' };
+        let sep = if self.unsubscribe_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         format!("{}{sep}t={}", self.unsubscribe_url, key.token(email))
     }
 

@@ -36,7 +36,11 @@ impl TokenKey {
     pub fn token(&self, email: &Email) -> String {
         let key = email.key();
         let tag = self.mac(&key).finalize().into_bytes();
-        format!("{}.{}", B64.encode(key.as_bytes()), B64.encode(&tag[..MAC_BYTES]))
+        format!(
+            "{}.{}",
+            B64.encode(key.as_bytes()),
+            B64.encode(&tag[..MAC_BYTES])
+        )
     }
 
     /// The address a token was made for, if the token is genuine.
@@ -70,7 +74,11 @@ mod tests {
         assert!(TokenKey::new("other").verify(&t).is_none());
         assert!(k.verify(&t[..t.len() - 2]).is_none());
         let bob: Email = "bob@example.com".parse().unwrap();
-        let forged = format!("{}.{}", k.token(&bob).split('.').next().unwrap(), t.split('.').nth(1).unwrap());
+        let forged = format!(
+            "{}.{}",
+            k.token(&bob).split('.').next().unwrap(),
+            t.split('.').nth(1).unwrap()
+        );
         assert!(k.verify(&forged).is_none());
         assert!(k.verify("garbage").is_none() && k.verify("").is_none());
     }

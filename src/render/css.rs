@@ -58,8 +58,11 @@ pub fn inline(html: &str, css_file: &Path) -> Result<String, Problems> {
         .build();
     inliner.inline(html).map_err(|e| {
         Problems::from(
-            Problem::error(css_file, format!("the stylesheet could not be inlined: {e}"))
-                .hint("check the CSS syntax in layouts/email.css"),
+            Problem::error(
+                css_file,
+                format!("the stylesheet could not be inlined: {e}"),
+            )
+            .hint("check the CSS syntax in layouts/email.css"),
         )
     })
 }

@@ -39,7 +39,7 @@ pub fn document(v: &View<'_>, css: &str, web: bool) -> String {
                             (masthead(v))
                             @for s in &v.edition.sections {
                                 @match s {
-                                    Section::Note => (note(v)),
+                                    Section::Note => (note(v, web)),
                                     Section::Guide => (guide(v)),
                                     Section::News => (news(v)),
                                 }
@@ -86,10 +86,16 @@ fn masthead(v: &View<'_>) -> Markup {
     }
 }
 
-fn note(v: &View<'_>) -> Markup {
+fn note(v: &View<'_>, web: bool) -> Markup {
     html! {
         tr { td.section.note {
-            p.greeting { "Hi " (PreEscaped(Field::Name.marker())) "," }
+            // The web page is the same for everyone: no personal field, so
+            // it greets with the fallback ("Hi there,").
+            @if web {
+                p.greeting { "Hi " (v.config.newsletter.greeting_fallback) "," }
+            } @else {
+                p.greeting { "Hi " (PreEscaped(Field::Name.marker())) "," }
+            }
             @if let Some(note) = &v.issue.note {
                 @for p in note.paragraphs() { p { (p) } }
             }

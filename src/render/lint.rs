@@ -24,12 +24,30 @@ const FORBIDDEN_TAGS: &[&str] = &[
 /// CSS that breaks the layout in Outlook for Windows or is unsupported in
 /// Gmail: an error.
 const BREAKING_CSS: &[(&str, &str)] = &[
-    ("display:flex", "flexbox is not supported by Outlook for Windows or Gmail's older apps"),
-    ("display:inline-flex", "flexbox is not supported by Outlook for Windows"),
-    ("display:grid", "CSS grid is not supported by Outlook or Gmail"),
-    ("position:absolute", "positioning is stripped by Gmail and Outlook"),
-    ("position:fixed", "positioning is stripped by Gmail and Outlook"),
-    ("var(--", "CSS custom properties are not supported by Outlook or Gmail"),
+    (
+        "display:flex",
+        "flexbox is not supported by Outlook for Windows or Gmail's older apps",
+    ),
+    (
+        "display:inline-flex",
+        "flexbox is not supported by Outlook for Windows",
+    ),
+    (
+        "display:grid",
+        "CSS grid is not supported by Outlook or Gmail",
+    ),
+    (
+        "position:absolute",
+        "positioning is stripped by Gmail and Outlook",
+    ),
+    (
+        "position:fixed",
+        "positioning is stripped by Gmail and Outlook",
+    ),
+    (
+        "var(--",
+        "CSS custom properties are not supported by Outlook or Gmail",
+    ),
     ("@import", "@import is not supported by most mail clients"),
     ("expression(", "CSS expressions are blocked everywhere"),
 ];
@@ -38,10 +56,22 @@ const BREAKING_CSS: &[(&str, &str)] = &[
 /// only if the layout does not depend on it.
 const PARTIAL_CSS: &[(&str, &str)] = &[
     ("float:", "float is ignored by Outlook for Windows"),
-    ("background-image", "background images are not shown by Outlook for Windows"),
-    ("box-shadow", "box-shadow is not supported by Outlook or Gmail"),
-    ("@font-face", "web fonts are not supported by Gmail or Outlook"),
-    ("linear-gradient", "gradients are not supported by Outlook for Windows"),
+    (
+        "background-image",
+        "background images are not shown by Outlook for Windows",
+    ),
+    (
+        "box-shadow",
+        "box-shadow is not supported by Outlook or Gmail",
+    ),
+    (
+        "@font-face",
+        "web fonts are not supported by Gmail or Outlook",
+    ),
+    (
+        "linear-gradient",
+        "gradients are not supported by Outlook for Windows",
+    ),
 ];
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -56,12 +86,18 @@ pub struct Report {
 pub fn lint(file: &Path, html: &str) -> (Report, Problems) {
     let mut problems = Problems::default();
     let doc = Html::parse_document(html);
-    let mut report = Report { html_bytes: html.len(), ..Report::default() };
+    let mut report = Report {
+        html_bytes: html.len(),
+        ..Report::default()
+    };
     let err = |m: String, h: &str| Problem::error(file, m).hint(h);
 
     if html.len() > GMAIL_CLIP_BYTES {
         problems.push(err(
-            format!("the HTML is {} bytes; Gmail clips messages above about {GMAIL_CLIP_BYTES}", html.len()),
+            format!(
+                "the HTML is {} bytes; Gmail clips messages above about {GMAIL_CLIP_BYTES}",
+                html.len()
+            ),
             "shorten the guide, or lower the edition's news limit",
         ));
     }
@@ -73,27 +109,40 @@ pub fn lint(file: &Path, html: &str) -> (Report, Problems) {
     }
     if report.style_bytes > GMAIL_STYLE_BYTES {
         problems.push(err(
-            format!("the <style> block is {} bytes; Gmail ignores one above {GMAIL_STYLE_BYTES}", report.style_bytes),
+            format!(
+                "the <style> block is {} bytes; Gmail ignores one above {GMAIL_STYLE_BYTES}",
+                report.style_bytes
+            ),
             "move rules that need not survive inlining out of @media blocks",
         ));
     }
     for tag in FORBIDDEN_TAGS {
         let sel = Selector::parse(tag).expect("valid selector");
         if doc.select(&sel).next().is_some() {
-            problems.push(err(format!("the email contains a <{tag}> element"), "mail clients strip it; remove it from the layout"));
+            problems.push(err(
+                format!("the email contains a <{tag}> element"),
+                "mail clients strip it; remove it from the layout",
+            ));
         }
     }
     let any = Selector::parse("[style]").expect("valid selector");
     for el in doc.select(&any) {
         if let Some(style) = el.value().attr("style") {
-            check_css(style, &format!("a <{}> style attribute", el.value().name()), file, &mut problems);
+            check_css(
+                style,
+                &format!("a <{}> style attribute", el.value().name()),
+                file,
+                &mut problems,
+            );
         }
     }
     let a = Selector::parse("a").expect("valid selector");
     for el in doc.select(&a) {
         report.links += 1;
         let href = el.value().attr("href").unwrap_or("");
-        let ok = href.starts_with("https://") || href.starts_with("mailto:") || href.starts_with('\u{E000}');
+        let ok = href.starts_with("https://")
+            || href.starts_with("mailto:")
+            || href.starts_with('\u{E000}');
         if !ok {
             problems.push(err(
                 format!("a link to `{href}` is not an absolute https:// address"),
@@ -107,7 +156,10 @@ pub fn lint(file: &Path, html: &str) -> (Report, Problems) {
         let src = el.value().attr("src").unwrap_or("");
         for attr in ["alt", "width"] {
             if el.value().attr(attr).is_none_or(|v| v.trim().is_empty()) {
-                problems.push(err(format!("the image `{src}` has no {attr}"), "every image needs alt text and a width"));
+                problems.push(err(
+                    format!("the image `{src}` has no {attr}"),
+                    "every image needs alt text and a width",
+                ));
             }
         }
     }
@@ -130,7 +182,10 @@ fn check_css(css: &str, where_: &str, file: &Path, problems: &mut Problems) {
     }
     for (needle, why) in PARTIAL_CSS {
         if squashed.contains(needle) {
-            problems.push(Problem::warning(file, format!("{where_} uses `{needle}`: {why}")));
+            problems.push(Problem::warning(
+                file,
+                format!("{where_} uses `{needle}`: {why}"),
+            ));
         }
     }
 }

@@ -64,8 +64,12 @@ impl<'a> View<'a> {
 pub fn select_news<'a>(items: &'a [NewsItem], edition: &Edition) -> Vec<&'a NewsItem> {
     let mut v: Vec<&NewsItem> = items.iter().collect();
     match edition.news.order {
-        NewsOrder::Score => v.sort_by(|a, b| b.score.cmp(&a.score).then(b.published.cmp(&a.published))),
-        NewsOrder::Date => v.sort_by(|a, b| b.published.cmp(&a.published).then(b.score.cmp(&a.score))),
+        NewsOrder::Score => {
+            v.sort_by(|a, b| b.score.cmp(&a.score).then(b.published.cmp(&a.published)))
+        }
+        NewsOrder::Date => {
+            v.sort_by(|a, b| b.published.cmp(&a.published).then(b.score.cmp(&a.score)))
+        }
     }
     if let Some(limit) = edition.news.limit {
         v.truncate(limit);

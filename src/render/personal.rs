@@ -131,13 +131,20 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let s = format!("Hi {}, <a href=\"{}\">x</a>", Field::Name.marker(), Field::UnsubscribeUrl.marker());
+        let s = format!(
+            "Hi {}, <a href=\"{}\">x</a>",
+            Field::Name.marker(),
+            Field::UnsubscribeUrl.marker()
+        );
         let t = Template::parse(&s);
         assert_eq!(t.pieces.len(), 5);
         let out = t.fill(|f| match f {
             Field::Name => html_escape("<Ada & \"Bob\">"),
             _ => "https://x/u?t=1".into(),
         });
-        assert_eq!(out, "Hi &lt;Ada &amp; &quot;Bob&quot;&gt;, <a href=\"https://x/u?t=1\">x</a>");
+        assert_eq!(
+            out,
+            "Hi &lt;Ada &amp; &quot;Bob&quot;&gt;, <a href=\"https://x/u?t=1\">x</a>"
+        );
     }
 }

@@ -56,7 +56,11 @@ impl Writer {
     fn heading(&mut self, title: &str, underline: char) {
         self.blank();
         self.line(title);
-        self.line(&underline.to_string().repeat(title.chars().count().min(WIDTH)));
+        self.line(
+            &underline
+                .to_string()
+                .repeat(title.chars().count().min(WIDTH)),
+        );
         self.blank();
     }
     fn inlines(&mut self, is: &[Inline]) -> String {
@@ -97,7 +101,11 @@ impl Writer {
                 }
                 Block::List { ordered, items } => {
                     for (n, item) in items.iter().enumerate() {
-                        let bullet = if *ordered { format!("{}. ", n + 1) } else { "* ".into() };
+                        let bullet = if *ordered {
+                            format!("{}. ", n + 1)
+                        } else {
+                            "* ".into()
+                        };
                         self.list_item(item, indent, &bullet);
                     }
                     self.blank();
@@ -140,7 +148,10 @@ impl Writer {
 }
 
 pub fn render(v: &View<'_>) -> String {
-    let mut w = Writer { out: String::new(), refs: Refs::default() };
+    let mut w = Writer {
+        out: String::new(),
+        refs: Refs::default(),
+    };
     let n = &v.config.newsletter;
     w.line(&format!("{} · {}", n.name, v.edition.name).to_uppercase());
     w.line(&v.date_long);
@@ -175,7 +186,11 @@ fn guide(w: &mut Writer, v: &View<'_>) {
     let m = &g.meta;
     w.blank();
     w.line(&"=".repeat(WIDTH));
-    w.line(&format!("FEATURED GUIDE · {} · {}", m.kind, m.level.as_str()));
+    w.line(&format!(
+        "FEATURED GUIDE · {} · {}",
+        m.kind,
+        m.level.as_str()
+    ));
     w.line(&"=".repeat(WIDTH));
     w.blank();
     w.wrap(m.title.as_str(), "", "");
@@ -234,7 +249,12 @@ fn news(w: &mut Writer, v: &View<'_>) {
         let lead = format!("{}. ", i + 1);
         let pad = " ".repeat(lead.len());
         w.wrap(&format!("{} [{n}]", item.title), &lead, &pad);
-        let mut meta = format!("{} · {} · score {}/10", item.source, item.age(v.issue.date), item.score.get());
+        let mut meta = format!(
+            "{} · {} · score {}/10",
+            item.source,
+            item.age(v.issue.date),
+            item.score.get()
+        );
         if let Some(t) = &item.topic {
             meta.push_str(&format!(" · {t}"));
         }
@@ -263,11 +283,19 @@ fn references(w: &mut Writer) {
 
 fn footer(w: &mut Writer, v: &View<'_>) {
     let n = &v.config.newsletter;
-    w.line("-- ");
+    // The signature separator is dash, dash, space: written directly, since
+    // `line` trims trailing whitespace.
+    w.out.push_str("-- \n");
     for p in n.why.paragraphs() {
         w.wrap(&p, "", "");
     }
-    w.line(&format!("This email was sent to {}.", Field::Email.marker()));
-    w.line(&format!("Unsubscribe with one click: {}", Field::UnsubscribeUrl.marker()));
+    w.line(&format!(
+        "This email was sent to {}.",
+        Field::Email.marker()
+    ));
+    w.line(&format!(
+        "Unsubscribe with one click: {}",
+        Field::UnsubscribeUrl.marker()
+    ));
     w.wrap(&format!("{} · {}", n.name, n.postal_address), "", "");
 }

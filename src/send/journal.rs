@@ -1,0 +1,54 @@
+//! The journal writer: one thread owns the state database and commits the
+//! outcomes workers report, many per transaction (group commit). A worker
+//! waits for its outcome's commit before taking the next recipient, which is
+//! what bounds a crash's duplicates to one message per connection.
+
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::state::{Outcome, State};
+
+type Request = (Outcome, oneshot::Sender<Result<(), String>>);
+
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+impl Handle {
+    /// Records one outcome; returns once it is committed.
+    pub async fn record(&self, o: Outcome) -> Result<(), String> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send((o, ack))
+            .map_err(|_| "the journal writer has stopped".to_string())?;
+        done.await
+            .map_err(|_| "the journal writer has stopped".to_string())?
+    }
+}
+
+/// Starts the writer. It stops when every `Handle` is dropped; join it to
+/// get the state back.
+pub fn start(
+    mut state: State,
+    issue: String,
+    now: impl Fn() -> String + Send + 'static,
+) -> (Handle, JoinHandle<State>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
+    let thread = std::thread::spawn(move || {
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            let outcomes: Vec<Outcome> = batch.iter().map(|(o, _)| o.clone()).collect();
+            let result = state.record(&issue, &outcomes, &now());
+            for (_, ack) in batch {
+                let _ = ack.send(result.clone());
+            }
+        }
+        state
+    });
+    (Handle { tx }, thread)
+}

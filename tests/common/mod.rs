@@ -1,0 +1,171 @@
+//! The integration-test harness: a private copy of the sample newsletter and
+//! the real `almanac` binary run inside it.
+//!
+//! Every integration-test crate includes this with `mod common;` and uses only
+//! what it needs, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The sample issues in the repository.
+pub const MIDWEEK: &str = "2026-11-25-midweek";
+pub const SUNDAY: &str = "2026-11-29-sunday";
+pub const ISSUES: [&str; 2] = [MIDWEEK, SUNDAY];
+
+/// What `Sample::new` copies from the repository root.
+const COPIED: &[&str] = &["newsletter.toml", "layouts", "issues"];
+
+/// A fresh copy of the sample newsletter in a temporary folder, removed when
+/// dropped.
+pub struct Sample {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Sample {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sample {
+    pub fn new() -> Sample {
+        let dir = tempfile::Builder::new()
+            .prefix("almanac-test-")
+            .tempdir()
+            .expect("create a temporary folder");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for name in COPIED {
+            copy_recursive(&repo.join(name), &dir.path().join(name));
+        }
+        Sample { dir }
+    }
+
+    /// The root of the copy (where `newsletter.toml` is).
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the copy.
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The `almanac` command, ready to run in the copy: working directory is
+    /// the copy, `NO_COLOR=1`, no `ALMANAC_*` variables from the outside,
+    /// no standard input. Add `.env(..)` for a test's own settings.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_almanac"));
+        cmd.args(args)
+            .current_dir(self.root())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ALMANAC_") {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd
+    }
+
+    /// Runs `almanac ARGS` in the copy and waits for it.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run almanac {args:?}: {e}"))
+    }
+
+    /// Runs `almanac ARGS` and fails the test unless it exits 0.
+    pub fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_success(&out, &format!("almanac {}", args.join(" ")));
+        out
+    }
+
+    /// `almanac build ISSUE`, which must succeed; returns `out/ISSUE`.
+    pub fn build(&self, issue: &str) -> PathBuf {
+        self.run_ok(&["build", issue]);
+        self.path(Path::new("out").join(issue))
+    }
+
+    /// Writes a file in the copy (creating folders as needed).
+    pub fn write(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) {
+        let path = self.path(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create folders");
+        }
+        std::fs::write(&path, contents)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    }
+
+    /// Replaces the first occurrence of `from` with `to` in a text file of the
+    /// copy; fails the test if `from` is not there, so edits cannot silently
+    /// stop applying when the sample changes.
+    pub fn edit(&self, rel: impl AsRef<Path>, from: &str, to: &str) {
+        let rel = rel.as_ref();
+        let text = self.read(rel);
+        assert!(
+            text.contains(from),
+            "{} does not contain {from:?}",
+            rel.display()
+        );
+        self.write(rel, text.replacen(from, to, 1));
+    }
+
+    /// Removes a file or folder from the copy.
+    pub fn remove(&self, rel: impl AsRef<Path>) {
+        let path = self.path(rel);
+        let result = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        result.unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
+    }
+
+    pub fn read(&self, rel: impl AsRef<Path>) -> String {
+        let path = self.path(rel);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    }
+
+    pub fn read_bytes(&self, rel: impl AsRef<Path>) -> Vec<u8> {
+        let path = self.path(rel);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    }
+
+    pub fn exists(&self, rel: impl AsRef<Path>) -> bool {
+        self.path(rel).exists()
+    }
+}
+
+fn copy_recursive(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).expect("create folder");
+        for entry in std::fs::read_dir(from).expect("list folder") {
+            let entry = entry.expect("folder entry");
+            copy_recursive(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("cannot copy {}: {e}", from.display()));
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Fails with both output streams unless the process exited 0.
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed with {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
+}
