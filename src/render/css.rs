@@ -11,15 +11,38 @@ use crate::diag::{Problem, Problems};
 use crate::layouts::{Edition, Layouts};
 
 pub fn stylesheet(layouts: &Layouts, edition: &Edition) -> Result<String, Problems> {
-    let mut css = layouts.css.to_string();
+    let mut problems = Problems::default();
+    let mut css =
+        substitute_vars(&layouts.css, edition, &layouts.css_file, true).unwrap_or_else(|p| {
+            problems.extend(p);
+            String::new()
+        });
     if let Some(extra) = &edition.css {
-        css.push('\n');
-        css.push_str(extra);
+        // The edition's own CSS is a string inside its TOML file, whose
+        // position is not kept: its problems name that file, not email.css.
+        let file = layouts
+            .css_file
+            .with_file_name("editions")
+            .join(format!("{}.toml", edition.id));
+        match substitute_vars(extra, edition, &file, false) {
+            Ok(extra) => {
+                css.push('\n');
+                css.push_str(&extra);
+            }
+            Err(p) => problems.extend(p),
+        }
     }
-    substitute_vars(&css, edition, &layouts.css_file)
+    problems.into_result(css)
 }
 
-fn substitute_vars(css: &str, edition: &Edition, file: &Path) -> Result<String, Problems> {
+/// `located`: `css` is the whole of `file`, so problems carry its position;
+/// otherwise the message names the line within `css`.
+fn substitute_vars(
+    css: &str,
+    edition: &Edition,
+    file: &Path,
+    located: bool,
+) -> Result<String, Problems> {
     let vars = edition.theme.vars();
     let mut out = String::with_capacity(css.len());
     let mut rest = css;
@@ -33,13 +56,22 @@ fn substitute_vars(css: &str, edition: &Edition, file: &Path) -> Result<String, 
             Some((_, color)) => out.push_str(color.as_str()),
             None => {
                 let offset = css.len() - rest.len() + pos;
-                let src: Arc<str> = Arc::from(css);
                 let known: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
-                problems.push(
+                let hint = format!("the theme defines: --{}", known.join(", --"));
+                let problem = if located {
+                    let src: Arc<str> = Arc::from(css);
                     Problem::error(file, format!("unknown theme colour `--{name}`"))
                         .at(&src, offset..offset + 6 + end + 1)
-                        .hint(format!("the theme defines: --{}", known.join(", --"))),
-                );
+                } else {
+                    let (line, _) = crate::diag::line_col(css, offset);
+                    Problem::error(
+                        file,
+                        format!(
+                            "unknown theme colour `--{name}` in `css`, line {line} of that CSS"
+                        ),
+                    )
+                };
+                problems.push(problem.hint(hint));
             }
         }
         rest = &after[(end + 1).min(after.len())..];

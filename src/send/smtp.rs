@@ -174,19 +174,21 @@ fn classify(e: &lettre::transport::smtp::Error, at_rcpt: bool) -> Attempt {
     }
 }
 
-/// Is this refusal a hard bounce (mailbox unknown), worth suppressing? An
-/// enhanced status code decides when present (5.1.x: bad address); without
-/// one, 550/551/553 to RCPT are the classic "no such user" replies.
+/// Is this permanent refusal of a recipient (at RCPT) a hard bounce, worth
+/// suppressing? Yes, unless the enhanced status code says it is about the
+/// sender or the session rather than the mailbox: policy (5.7.x), network
+/// (5.4.x) and protocol (5.5.x) refusals only fail the message. Without an
+/// enhanced code, 550/551/553 are the classic "no such user" replies.
 pub fn is_hard_bounce(reply: &str) -> bool {
     let code = reply
         .split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 3)
         .unwrap_or("");
     let enhanced = reply
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ':')
         .find(|w| w.len() >= 5 && w.starts_with("5.") && w[2..].contains('.'));
     match enhanced {
-        Some(e) => e.starts_with("5.1."),
+        Some(e) => !(e.starts_with("5.7.") || e.starts_with("5.4.") || e.starts_with("5.5.")),
         None => matches!(code, "550" | "551" | "553"),
     }
 }
@@ -274,5 +276,9 @@ mod tests {
         assert!(is_hard_bounce("550 no such user"));
         assert!(!is_hard_bounce("550 5.7.1 Message rejected as spam"));
         assert!(!is_hard_bounce("554 transaction failed"));
+        assert!(is_hard_bounce(
+            "permanent error (500): 5.3.0 Error: command failed"
+        ));
+        assert!(!is_hard_bounce("550 5.5.2 Syntax error"));
     }
 }
