@@ -268,7 +268,7 @@ mod tests {
     fn bad_colour_is_located() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("editions")).unwrap();
-        let src = DEFAULT_EDITIONS[0].1.replacen("#", "#zz", 1);
+        let src = DEFAULT_EDITIONS[0].1.replacen("\"#", "\"#zz", 1);
         std::fs::write(dir.path().join("editions/midweek.toml"), src).unwrap();
         let p = Layouts::load(dir.path()).unwrap_err();
         assert!(p.0[0].line_col().is_some());

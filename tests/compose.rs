@@ -458,10 +458,8 @@ fn markers(text: &str) -> BTreeSet<usize> {
     let mut rest = text;
     while let Some(open) = rest.find('[') {
         rest = &rest[open + 1..];
-        if let Some(close) = rest.find(']') {
-            if let Ok(n) = rest[..close].parse::<usize>() {
-                found.insert(n);
-            }
+        if let Some(Ok(n)) = rest.find(']').map(|close| rest[..close].parse::<usize>()) {
+            found.insert(n);
         }
     }
     found

@@ -144,6 +144,9 @@ fn split_front_matter(
         .hint("add a line containing only `+++` after the front matter"))
 }
 
+/// A `##` section being collected: heading, its span, its blocks.
+type Pending = (String, Range<usize>, Vec<(Block, Range<usize>)>);
+
 /// Splits the parsed body into intro, sections, timeline and FAQ.
 fn structure(
     file: &Path,
@@ -160,7 +163,7 @@ fn structure(
         faq: Vec::new(),
     };
     let mut problems = Problems::default();
-    let mut current: Option<(String, Range<usize>, Vec<(Block, Range<usize>)>)> = None;
+    let mut current: Option<Pending> = None;
     let mut finished = Vec::new();
     for (block, span) in doc {
         match block {

@@ -215,10 +215,11 @@ impl Builder {
             Frame::Code(text) => self.block(Block::Code(text), span),
             Frame::Strong(c) => self.inline(Inline::Strong(c)),
             Frame::Emph(c) => self.inline(Inline::Emph(c)),
-            Frame::Link(url, children) => match url {
-                Some(url) => self.inline(Inline::Link { url, children }),
-                None => {}
-            },
+            Frame::Link(url, children) => {
+                if let Some(url) = url {
+                    self.inline(Inline::Link { url, children });
+                }
+            }
             Frame::Image(url, alt, span) => {
                 let alt = plain(&alt).trim().to_owned();
                 if alt.is_empty() {
@@ -235,18 +236,18 @@ impl Builder {
     }
 
     fn inline(&mut self, i: Inline) {
-        match self.stack.last_mut() {
-            Some((
-                Frame::Para(v)
-                | Frame::Heading(_, v)
-                | Frame::Item(_, v)
-                | Frame::Strong(v)
-                | Frame::Emph(v)
-                | Frame::Link(_, v)
-                | Frame::Image(_, v, _),
-                _,
-            )) => push_inline(v, i),
-            _ => {}
+        if let Some((
+            Frame::Para(v)
+            | Frame::Heading(_, v)
+            | Frame::Item(_, v)
+            | Frame::Strong(v)
+            | Frame::Emph(v)
+            | Frame::Link(_, v)
+            | Frame::Image(_, v, _),
+            _,
+        )) = self.stack.last_mut()
+        {
+            push_inline(v, i);
         }
     }
 

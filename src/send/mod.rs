@@ -139,15 +139,13 @@ struct Worker {
     observer: Arc<dyn Observer>,
 }
 
-enum Conn {
-    None,
-    Smtp(Session),
-}
+/// The worker's SMTP session, if it has one (boxed: it is large).
+type Conn = Option<Box<Session>>;
 
 impl Worker {
     async fn run(self) -> Tally {
         let mut tally = Tally::default();
-        let mut conn = Conn::None;
+        let mut conn: Conn = None;
         while !self.stop.load(Ordering::Relaxed) {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(target) = self.job.targets.get(i) else {
@@ -163,17 +161,17 @@ impl Worker {
                 }
             };
             let sent = outcome.status == Status::Sent;
-            if let Some(j) = &self.journal {
-                if let Err(e) = j.record(outcome.clone()).await {
-                    self.stop.store(true, Ordering::Relaxed);
-                    tally.aborted = Some(e);
-                    // The message went out but its record did not: count it
-                    // as sent so the summary is truthful.
-                    if sent {
-                        tally.sent += 1;
-                    }
-                    break;
+            if let Some(j) = &self.journal
+                && let Err(e) = j.record(outcome.clone()).await
+            {
+                self.stop.store(true, Ordering::Relaxed);
+                tally.aborted = Some(e);
+                // The message went out but its record did not: count it as
+                // sent so the summary is truthful.
+                if sent {
+                    tally.sent += 1;
                 }
+                break;
             }
             if sent {
                 tally.sent += 1;
@@ -187,7 +185,7 @@ impl Worker {
             }
             self.observer.finished(sent);
         }
-        if let Conn::Smtp(s) = conn {
+        if let Some(s) = conn {
             s.quit().await;
         }
         tally
@@ -254,7 +252,7 @@ impl Worker {
                             return Ok(outcome(Status::Failed, attempts, reply, suppress));
                         }
                         Attempt::Deferred(reply) | Attempt::Broken(reply) if last => {
-                            *conn = Conn::None;
+                            *conn = None;
                             return Ok(outcome(
                                 Status::Failed,
                                 attempts,
@@ -277,20 +275,15 @@ impl Worker {
     }
 
     async fn session<'c>(&self, cfg: &Smtp, conn: &'c mut Conn) -> Result<&'c mut Session, String> {
-        if let Conn::None = conn {
-            *conn = Conn::Smtp(Session::connect(cfg).await?);
+        if conn.is_none() {
+            *conn = Some(Box::new(Session::connect(cfg).await?));
         }
-        match conn {
-            Conn::Smtp(s) => Ok(s),
-            Conn::None => unreachable!("connected above"),
-        }
+        Ok(conn.as_mut().expect("connected above"))
     }
 
     fn drop_if_broken(&self, conn: &mut Conn) {
-        if let Conn::Smtp(s) = conn {
-            if s.is_broken() {
-                *conn = Conn::None;
-            }
+        if conn.as_ref().is_some_and(|s| s.is_broken()) {
+            *conn = None;
         }
     }
 }
