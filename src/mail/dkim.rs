@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
-use mail_auth::common::headers::HeaderWriter;
+use mail_auth::common::crypto::{Algorithm, Ed25519Key, RsaKey, Sha256, SigningKey};
+use mail_auth::common::headers::{HeaderWriter, Writable};
 use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
@@ -29,14 +29,36 @@ pub const SIGNED_HEADERS: [&str; 11] = [
 ];
 
 pub enum Signer {
+    /// 2048 bits and up: ring, the fast path.
     Rsa(DkimSigner<RsaKey<Sha256>, Done>),
+    /// 1024 to 2047 bits, which ring refuses: the pure-Rust `rsa` crate.
+    ShortRsa(DkimSigner<ShortRsaKey, Done>),
     Ed25519(DkimSigner<Ed25519Key, Done>),
+}
+
+/// An RSA key under 2048 bits. RFC 8301 still allows 1024, and operators
+/// with an old DNS record need it; signing is slower than ring.
+pub struct ShortRsaKey(rsa::pkcs1v15::SigningKey<sha2::Sha256>);
+
+impl SigningKey for ShortRsaKey {
+    type Hasher = Sha256;
+
+    fn sign(&self, input: impl Writable) -> mail_auth::Result<Vec<u8>> {
+        use rsa::signature::{SignatureEncoding, Signer as _};
+        let mut data = Vec::with_capacity(512);
+        input.write(&mut data);
+        Ok(self.0.sign(&data).to_vec())
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::RsaSha256
+    }
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Signer::Rsa(_) => "Signer(rsa-sha256)",
+            Signer::Rsa(_) | Signer::ShortRsa(_) => "Signer(rsa-sha256)",
             Signer::Ed25519(_) => "Signer(ed25519-sha256)",
         })
     }
@@ -58,25 +80,29 @@ impl Signer {
     }
 
     fn rsa(cfg: &Dkim, path: &Path, der: PrivateKeyDer<'_>) -> Result<Signer, String> {
-        let bits = rsa_bits(&der).ok_or_else(|| {
-            format!("{} is not an RSA private key; for an Ed25519 key set `algorithm = \"ed25519-sha256\"`", path.display())
-        })?;
+        let not_rsa = || {
+            format!(
+                "{} is not an RSA private key; for an Ed25519 key set `algorithm = \"ed25519-sha256\"`",
+                path.display()
+            )
+        };
+        let short = short_rsa(&der).ok_or_else(not_rsa)?;
+        let bits = rsa::traits::PublicKeyParts::size(&short) * 8;
         if bits < 1024 {
             return Err(format!(
                 "the DKIM key {} has {bits} bits; receivers ignore RSA keys under 1024 bits (use 2048)",
                 path.display()
             ));
         }
+        if bits < 2048 {
+            return Ok(Signer::ShortRsa(configure(
+                ShortRsaKey(rsa::pkcs1v15::SigningKey::new(short)),
+                cfg,
+            )));
+        }
         let key = RsaKey::<Sha256>::from_key_der(der)
             .map_err(|e| format!("DKIM key {}: {e}", path.display()))?;
-        Ok(Signer::Rsa(
-            DkimSigner::from_key(key)
-                .domain(cfg.domain.clone())
-                .selector(cfg.selector.clone())
-                .headers(SIGNED_HEADERS)
-                .header_canonicalization(Canonicalization::Relaxed)
-                .body_canonicalization(Canonicalization::Relaxed),
-        ))
+        Ok(Signer::Rsa(configure(key, cfg)))
     }
 
     fn ed25519(cfg: &Dkim, path: &Path, der: PrivateKeyDer<'_>) -> Result<Signer, String> {
@@ -88,20 +114,14 @@ impl Signer {
         };
         let key = Ed25519Key::from_pkcs8_maybe_unchecked_der(p8.secret_pkcs8_der())
             .map_err(|e| format!("{} is not an Ed25519 key ({e})", path.display()))?;
-        Ok(Signer::Ed25519(
-            DkimSigner::from_key(key)
-                .domain(cfg.domain.clone())
-                .selector(cfg.selector.clone())
-                .headers(SIGNED_HEADERS)
-                .header_canonicalization(Canonicalization::Relaxed)
-                .body_canonicalization(Canonicalization::Relaxed),
-        ))
+        Ok(Signer::Ed25519(configure(key, cfg)))
     }
 
     /// Signs `message` and returns it with the DKIM-Signature header first.
     pub fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, String> {
         let sig = match self {
             Signer::Rsa(s) => s.sign(&message),
+            Signer::ShortRsa(s) => s.sign(&message),
             Signer::Ed25519(s) => s.sign(&message),
         }
         .map_err(|e| format!("DKIM signing failed: {e}"))?;
@@ -113,11 +133,23 @@ impl Signer {
     }
 }
 
-fn rsa_bits(der: &PrivateKeyDer<'_>) -> Option<usize> {
-    let pair = match der {
-        PrivateKeyDer::Pkcs1(k) => ring::rsa::KeyPair::from_der(k.secret_pkcs1_der()).ok()?,
-        PrivateKeyDer::Pkcs8(k) => ring::rsa::KeyPair::from_pkcs8(k.secret_pkcs8_der()).ok()?,
-        _ => return None,
-    };
-    Some(pair.public().modulus_len() * 8)
+fn configure<K: SigningKey>(key: K, cfg: &Dkim) -> DkimSigner<K, Done> {
+    DkimSigner::from_key(key)
+        .domain(cfg.domain.clone())
+        .selector(cfg.selector.clone())
+        .headers(SIGNED_HEADERS)
+        .header_canonicalization(Canonicalization::Relaxed)
+        .body_canonicalization(Canonicalization::Relaxed)
+}
+
+/// Parses the key with the `rsa` crate, which accepts any size, so the size
+/// can be judged before choosing a signer.
+fn short_rsa(der: &PrivateKeyDer<'_>) -> Option<rsa::RsaPrivateKey> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    match der {
+        PrivateKeyDer::Pkcs1(k) => rsa::RsaPrivateKey::from_pkcs1_der(k.secret_pkcs1_der()).ok(),
+        PrivateKeyDer::Pkcs8(k) => rsa::RsaPrivateKey::from_pkcs8_der(k.secret_pkcs8_der()).ok(),
+        _ => None,
+    }
 }

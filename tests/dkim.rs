@@ -1,0 +1,291 @@
+//! DKIM signatures checked by an independent verifier (Python's dkimpy),
+//! never by the code that signed them: RSA-2048 (PKCS#8 and PKCS#1 keys)
+//! and Ed25519, with List-Unsubscribe and List-Unsubscribe-Post signed.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{SUNDAY, Sample};
+
+/// dkimpy's verify with the selector's TXT record served from a string.
+const VERIFY: &str = r#"
+import sys, dkim
+msg = open(sys.argv[1], 'rb').read()
+txt = open(sys.argv[2], 'rb').read()
+def dns(name, timeout=5):
+    assert name == b'almanac._domainkey.almanac.example.', name
+    return txt
+ok = dkim.verify(msg, dnsfunc=dns)
+print('verified' if ok else 'FAILED')
+sys.exit(0 if ok else 1)
+"#;
+
+fn tools() -> bool {
+    let dkimpy = Command::new("python3")
+        .args(["-c", "import dkim, nacl"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let openssl = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !(dkimpy && openssl) {
+        if std::env::var_os("ALMANAC_REQUIRE_TOOLS").is_some() {
+            panic!("dkimpy, pynacl and openssl are required (ALMANAC_REQUIRE_TOOLS is set)");
+        }
+        eprintln!(
+            "\n*** SKIPPING: needs openssl and Python's dkimpy + pynacl (pip install dkimpy pynacl) ***\n"
+        );
+    }
+    dkimpy && openssl
+}
+
+fn openssl(args: &[&str], dir: &Path) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Signs the Sunday issue for three recipients into the outbox and verifies
+/// every message with dkimpy.
+fn sign_and_verify(s: &Sample, algorithm: &str, txt: &str) {
+    s.write("subscribers.example.csv", "email,name,editions\nada@example.com,Ada Lovelace,both\nzoe@example.com,Zoë,both\nbob@example.org,,sunday\n");
+    let cfg = std::fs::read_to_string(s.path("newsletter.toml")).unwrap();
+    s.write(
+        "newsletter.toml",
+        format!("{cfg}\n[dkim]\ndomain = \"almanac.example\"\nselector = \"almanac\"\nkey = \"dkim.pem\"\nalgorithm = \"{algorithm}\"\n"),
+    );
+    s.write("dns.txt", txt);
+    let out = s
+        .command(&["send", SUNDAY, "--yes"])
+        .env("ALMANAC_UNSUBSCRIBE_SECRET", "k")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files: Vec<_> = std::fs::read_dir(s.path("out/outbox"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 3);
+    for f in files {
+        let msg = std::fs::read_to_string(&f).unwrap();
+        let sig_header: String = msg
+            .split("\r\n")
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let h = sig_header
+            .split("h=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_lowercase()
+            .replace(['\n', ' ', '\t'], "");
+        for needed in [
+            "from",
+            "to",
+            "subject",
+            "date",
+            "message-id",
+            "list-id",
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+        ] {
+            assert!(
+                h.split(':').any(|x| x == needed),
+                "{needed} is signed: h={h}"
+            );
+        }
+        assert!(
+            msg.starts_with("DKIM-Signature:"),
+            "the signature comes first"
+        );
+        assert!(sig_header.contains(&format!("a={algorithm}")));
+        let v = Command::new("python3")
+            .args(["-c", VERIFY])
+            .arg(&f)
+            .arg(s.path("dns.txt"))
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "dkimpy: {}{}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
+    }
+}
+
+#[test]
+fn rsa_2048_pkcs8_signatures_verify() {
+    if !tools() {
+        return;
+    }
+    let s = Sample::new();
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "dkim.pem",
+        ],
+        s.root(),
+    );
+    let public = openssl(
+        &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
+        s.root(),
+    );
+    sign_and_verify(
+        &s,
+        "rsa-sha256",
+        &format!("v=DKIM1; k=rsa; p={}", b64(&public)),
+    );
+}
+
+#[test]
+fn rsa_pkcs1_keys_are_accepted_too() {
+    if !tools() {
+        return;
+    }
+    let s = Sample::new();
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "p8.pem",
+        ],
+        s.root(),
+    );
+    openssl(
+        &["rsa", "-in", "p8.pem", "-traditional", "-out", "dkim.pem"],
+        s.root(),
+    );
+    assert!(
+        s.read("dkim.pem")
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----")
+    );
+    let public = openssl(
+        &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
+        s.root(),
+    );
+    sign_and_verify(
+        &s,
+        "rsa-sha256",
+        &format!("v=DKIM1; k=rsa; p={}", b64(&public)),
+    );
+}
+
+#[test]
+fn rsa_1024_keys_still_work() {
+    if !tools() {
+        return;
+    }
+    let s = Sample::new();
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:1024",
+            "-out",
+            "dkim.pem",
+        ],
+        s.root(),
+    );
+    let public = openssl(
+        &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
+        s.root(),
+    );
+    sign_and_verify(
+        &s,
+        "rsa-sha256",
+        &format!("v=DKIM1; k=rsa; p={}", b64(&public)),
+    );
+}
+
+#[test]
+fn ed25519_signatures_verify() {
+    if !tools() {
+        return;
+    }
+    let s = Sample::new();
+    openssl(
+        &["genpkey", "-algorithm", "ed25519", "-out", "dkim.pem"],
+        s.root(),
+    );
+    let spki = openssl(
+        &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
+        s.root(),
+    );
+    // RFC 8463: the record holds the raw 32-byte key, the SPKI's tail.
+    let raw = &spki[spki.len() - 32..];
+    sign_and_verify(
+        &s,
+        "ed25519-sha256",
+        &format!("v=DKIM1; k=ed25519; p={}", b64(raw)),
+    );
+}
+
+#[test]
+fn short_rsa_keys_are_refused_before_sending() {
+    if !tools() {
+        return;
+    }
+    let s = Sample::new();
+    s.write(
+        "subscribers.example.csv",
+        "email,name,editions\nada@example.com,Ada,both\n",
+    );
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:512",
+            "-out",
+            "dkim.pem",
+        ],
+        s.root(),
+    );
+    let cfg = std::fs::read_to_string(s.path("newsletter.toml")).unwrap();
+    s.write("newsletter.toml", format!("{cfg}\n[dkim]\ndomain = \"almanac.example\"\nselector = \"almanac\"\nkey = \"dkim.pem\"\n"));
+    let out = s.command(&["send", SUNDAY, "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("512 bits"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!s.path("out/outbox").exists());
+}
