@@ -110,19 +110,33 @@ fn explain(f: Failure, what: &str) -> Failure {
     f
 }
 
-/// Past the grace window: fine if it went out; otherwise say so loudly.
+/// Past the grace window. If there was no issue for that slot the editor
+/// skipped it: nothing is due. If the issue went out: nothing is due. If it
+/// exists and did not go out, say so loudly, with its own exit code.
 fn missed(project: &Project, o: &Occurrence, what: &str, now: DateTime<Utc>) -> CmdResult {
-    let id = match find_issue(project, o) {
-        Ok(Some(issue)) => issue.id.to_string(),
-        _ => format!("{}-{}", o.date, o.slot.edition),
+    let issue = match find_issue(project, o) {
+        Ok(Some(issue)) => issue,
+        Ok(None) => {
+            println!("nothing due{}", next_send(project, now));
+            return Ok(ExitCode::from(exit::OK));
+        }
+        Err(_) => {
+            return Err(Failure::Message(
+                format!("{what} was missed, and its issue does not pass `almanac check`"),
+                exit::PAST_GRACE,
+            ));
+        }
     };
     let state =
         State::open(&project.config.paths.state).map_err(|e| Failure::Message(e, exit::INVALID))?;
     let counts = state
-        .counts(&id)
+        .counts(issue.id.as_str())
         .map_err(|e| Failure::Message(e, exit::INVALID))?;
     if counts.sent > 0 && counts.pending == 0 {
-        println!("nothing due: {what} was sent");
+        println!(
+            "nothing due: {what} was sent{}",
+            next_send(project, now).replacen(';', ",", 1)
+        );
         return Ok(ExitCode::from(exit::OK));
     }
     let late = now - o.at;
@@ -135,11 +149,29 @@ fn missed(project: &Project, o: &Occurrence, what: &str, now: DateTime<Utc>) -> 
     Err(Failure::Message(
         format!(
             "{what} was missed: it is {}h{:02}m late, past the {}m grace window, so it is not sent now (a stale issue is worse than none). \
-             Send it by hand with `almanac send {id}` if it is still wanted",
+             Send it by hand with `almanac send {}` if it is still wanted",
             late.num_hours(),
             late.num_minutes() % 60,
-            grace.as_secs() / 60
+            grace.as_secs() / 60,
+            issue.id
         ),
         exit::PAST_GRACE,
     ))
+}
+
+/// "; next: sunday of 2026-11-29 at Sun 29 Nov 07:00 Europe/London".
+fn next_send(project: &Project, now: DateTime<Utc>) -> String {
+    let Some(s) = &project.config.schedule else {
+        return String::new();
+    };
+    match schedule::upcoming(s, now, 1).first() {
+        Some(o) => format!(
+            "; next: {} of {} at {} {}",
+            o.slot.edition,
+            o.date,
+            o.at.with_timezone(&s.timezone).format("%a %d %b %H:%M"),
+            s.timezone
+        ),
+        None => String::new(),
+    }
 }
