@@ -21,7 +21,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::diag::Problems;
-pub use project::Project;
+pub use build::files as build_files;
+pub use project::{Built, Project};
 
 /// Exit codes, documented in the README.
 pub mod exit {
