@@ -138,33 +138,40 @@ fn sign_and_verify(s: &Sample, algorithm: &str, txt: &str) {
     }
 }
 
-#[test]
-fn rsa_2048_pkcs8_signatures_verify() {
-    if !tools() {
-        return;
-    }
-    let s = Sample::new();
+/// Generates an RSA key of `bits` into `file` in the sample.
+fn rsa_key(s: &Sample, bits: u32, file: &str) {
+    let bits = format!("rsa_keygen_bits:{bits}");
     openssl(
         &[
             "genpkey",
             "-algorithm",
             "RSA",
             "-pkeyopt",
-            "rsa_keygen_bits:2048",
+            &bits,
             "-out",
-            "dkim.pem",
+            file,
         ],
         s.root(),
     );
+}
+
+/// The DNS TXT record for the RSA key in `dkim.pem`.
+fn rsa_record(s: &Sample) -> String {
     let public = openssl(
         &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
         s.root(),
     );
-    sign_and_verify(
-        &s,
-        "rsa-sha256",
-        &format!("v=DKIM1; k=rsa; p={}", b64(&public)),
-    );
+    format!("v=DKIM1; k=rsa; p={}", b64(&public))
+}
+
+#[test]
+fn rsa_2048_pkcs8_signatures_verify() {
+    if !tools() {
+        return;
+    }
+    let s = Sample::new();
+    rsa_key(&s, 2048, "dkim.pem");
+    sign_and_verify(&s, "rsa-sha256", &rsa_record(&s));
 }
 
 #[test]
@@ -173,18 +180,7 @@ fn rsa_pkcs1_keys_are_accepted_too() {
         return;
     }
     let s = Sample::new();
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "p8.pem",
-        ],
-        s.root(),
-    );
+    rsa_key(&s, 2048, "p8.pem");
     openssl(
         &["rsa", "-in", "p8.pem", "-traditional", "-out", "dkim.pem"],
         s.root(),
@@ -193,15 +189,7 @@ fn rsa_pkcs1_keys_are_accepted_too() {
         s.read("dkim.pem")
             .starts_with("-----BEGIN RSA PRIVATE KEY-----")
     );
-    let public = openssl(
-        &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
-        s.root(),
-    );
-    sign_and_verify(
-        &s,
-        "rsa-sha256",
-        &format!("v=DKIM1; k=rsa; p={}", b64(&public)),
-    );
+    sign_and_verify(&s, "rsa-sha256", &rsa_record(&s));
 }
 
 #[test]
@@ -210,27 +198,8 @@ fn rsa_1024_keys_still_work() {
         return;
     }
     let s = Sample::new();
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:1024",
-            "-out",
-            "dkim.pem",
-        ],
-        s.root(),
-    );
-    let public = openssl(
-        &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
-        s.root(),
-    );
-    sign_and_verify(
-        &s,
-        "rsa-sha256",
-        &format!("v=DKIM1; k=rsa; p={}", b64(&public)),
-    );
+    rsa_key(&s, 1024, "dkim.pem");
+    sign_and_verify(&s, "rsa-sha256", &rsa_record(&s));
 }
 
 #[test]
@@ -266,26 +235,15 @@ fn short_rsa_keys_are_refused_before_sending() {
         "subscribers.example.csv",
         "email,name,editions\nada@example.com,Ada,both\n",
     );
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:512",
-            "-out",
-            "dkim.pem",
-        ],
-        s.root(),
-    );
+    rsa_key(&s, 512, "dkim.pem");
     let cfg = std::fs::read_to_string(s.path("newsletter.toml")).unwrap();
-    s.write("newsletter.toml", format!("{cfg}\n[dkim]\ndomain = \"almanac.example\"\nselector = \"almanac\"\nkey = \"dkim.pem\"\n"));
+    s.write(
+        "newsletter.toml",
+        format!("{cfg}\n[dkim]\ndomain = \"almanac.example\"\nselector = \"almanac\"\nkey = \"dkim.pem\"\n"),
+    );
     let out = s.command(&["send", SUNDAY, "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("512 bits"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("512 bits"), "{err}");
     assert!(!s.path("out/outbox").exists());
 }
