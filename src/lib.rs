@@ -21,6 +21,7 @@
 //! `content` never imports `render`; `render` never imports `mail`; only
 //! `cli` sees everything.
 
+pub mod archive;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -29,8 +30,10 @@ pub mod diag;
 pub mod domain;
 pub mod layouts;
 pub mod mail;
+pub mod preview;
 pub mod render;
 pub mod schedule;
 pub mod send;
+pub mod serve;
 pub mod state;
 pub mod subscribers;

@@ -246,6 +246,15 @@ impl State {
             .map_err(|e| self.err(e))
     }
 
+    /// A cheap read that proves the database answers (for health checks).
+    pub fn check(&self) -> Result<(), String> {
+        self.conn
+            .query_row("SELECT 1 FROM suppressions LIMIT 1", [], |_| Ok(()))
+            .optional()
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
     pub fn counts(&self, issue: &str) -> Result<Counts, String> {
         let mut c = Counts::default();
         let mut st = self

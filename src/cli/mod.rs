@@ -2,14 +2,17 @@
 //! exit codes. Each subcommand lives in its own file and returns
 //! `Result<ExitCode, Failure>`.
 
+mod archive;
 mod build;
 mod check;
 mod due;
 mod new;
+mod preview;
 mod progress;
 mod project;
 mod schedule;
 mod send;
+mod serve;
 mod status;
 mod subscribers;
 mod unsubscribe;
@@ -68,12 +71,18 @@ pub enum Command {
     Send(send::Args),
     /// Delivery counts and failures of an issue, from the journal.
     Status(status::Args),
-    /// Suppress addresses (by address or unsubscribe token); wins over the list.
+    /// Suppress addresses (by address, unsubscribe token, or bounce/complaint mail); wins over the list.
     Unsubscribe(unsubscribe::Args),
     /// Check, list and edit the subscriber list.
     Subscribers(subscribers::Args),
     /// Upcoming sends, or systemd/cron units for `send --due`.
     Schedule(schedule::Args),
+    /// Write the web archive to out/site/: every issue, an index and an Atom feed.
+    Archive(archive::Args),
+    /// Serve one-click unsubscribe and the archive (behind a TLS reverse proxy).
+    Serve(serve::Args),
+    /// Serve every issue on 127.0.0.1 as it will look, reloading on save.
+    Preview(preview::Args),
 }
 
 /// Why a command stopped: problems with files (printed with positions), or a
@@ -109,6 +118,9 @@ pub fn main() -> ExitCode {
         Command::Unsubscribe(a) => unsubscribe::run(&cli, a),
         Command::Subscribers(a) => subscribers::run(&cli, a),
         Command::Schedule(a) => schedule::run(&cli, a),
+        Command::Archive(a) => archive::run(&cli, a),
+        Command::Serve(a) => serve::run(&cli, a),
+        Command::Preview(a) => preview::run(&cli, a),
     };
     match result {
         Ok(code) => code,

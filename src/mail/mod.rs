@@ -2,6 +2,7 @@
 //! tokens (and DKIM, in `dkim.rs`). Never imports `send` or `state`; the
 //! transport only ever sees the bytes built here.
 
+pub mod bounce;
 pub mod dkim;
 pub mod message;
 pub mod token;

@@ -1,0 +1,63 @@
+//! `almanac preview`: a loopback-only web server that shows each issue as it
+//! will be sent (desktop, phone and dark-mode frames, plain text, headers,
+//! lint) and reloads the open page whenever a source file is saved.
+//!
+//! This module knows HTTP, pages and file watching, not how an issue is
+//! built: the CLI hands it a [`Source`] that renders through the same calls
+//! as `almanac build`, so the preview can never drift from what is sent.
+//!
+//! * `server`: routes, the render cache, graceful shutdown.
+//! * `watch`: file events → a generation counter the page polls.
+//! * `page`: the HTML pages (maud), with the small reload script.
+//! * `frames`: what each frame shows, derived from the built files.
+
+mod frames;
+mod page;
+mod server;
+mod watch;
+
+use std::path::PathBuf;
+
+use crate::diag::Problems;
+use crate::domain::IssueId;
+use crate::render::lint;
+
+pub use server::{Options, run};
+
+/// One issue as `almanac build` would write it, plus what `check` reports.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub subject: String,
+    pub preheader: String,
+    /// The `From` display, for the inbox line above the frames.
+    pub from: String,
+    /// The built files, filled in for the sample recipient.
+    pub email_html: String,
+    pub email_txt: String,
+    pub web_html: String,
+    pub message_eml: Vec<u8>,
+    pub lint: lint::Report,
+    /// Lint and message warnings. Errors never get here: they stop the
+    /// build, and the page shows them instead of the email.
+    pub warnings: Problems,
+}
+
+/// Where the preview's content comes from. Every call reads the files
+/// afresh, so edits to `newsletter.toml` and the layouts apply too. Errors
+/// are the text `almanac check` prints (`file:line:col: error: ...`).
+pub trait Source: Send + Sync + 'static {
+    fn issues(&self) -> Result<Vec<IssueId>, String>;
+    fn render(&self, id: &IssueId) -> Result<Snapshot, String>;
+    /// What to watch, from the current configuration.
+    fn watched(&self) -> Watched;
+}
+
+/// The files and folders whose changes mean "render again".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    /// The configuration file. Its folder is watched rather than the file,
+    /// because editors save by writing a new file and renaming it over.
+    pub config: PathBuf,
+    /// Folders watched with everything under them (issues, layouts).
+    pub dirs: Vec<PathBuf>,
+}

@@ -1,0 +1,143 @@
+//! The few HTML pages of the unsubscribe flow. Script-free, self-contained
+//! (inline style, no external resources), not indexed, no referrer (the URL
+//! carries the reader's token).
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::domain::Email;
+
+const CSS: &str = "body{margin:0;background:#f6f5f1;color:#1d1d1b;font:17px/1.55 -apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}\
+main{max-width:34rem;margin:4rem auto;padding:2rem 1.5rem;background:#fff;border:1px solid #ddd9cf;border-radius:6px}\
+h1{font:600 1.5rem/1.3 Georgia,'Times New Roman',serif;margin:0 0 1rem}\
+.address{font-weight:600;word-break:break-all}\
+button{font:inherit;font-weight:600;padding:.6rem 1.2rem;border-radius:4px;border:1px solid #1d1d1b;background:#1d1d1b;color:#fff;cursor:pointer}\
+button.secondary{background:#fff;color:#1d1d1b}\
+.small{font-size:.9rem;color:#666}";
+
+/// Where the forms post to, relative to the page's own URL.
+pub struct Actions<'a> {
+    /// e.g. `unsubscribe?t=TOKEN`
+    pub unsubscribe: &'a str,
+    /// e.g. `resubscribe?t=TOKEN`
+    pub resubscribe: &'a str,
+}
+
+fn layout(list: &str, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex, nofollow";
+                meta name="referrer" content="no-referrer";
+                title { (title) " · " (list) }
+                style { (PreEscaped(CSS)) }
+            }
+            body { main { (body) } }
+        }
+    }
+}
+
+fn unsubscribe_form(action: &str, label: &str) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            input type="hidden" name="confirm" value="yes";
+            button type="submit" { (label) }
+        }
+    }
+}
+
+fn resubscribe_form(action: &str) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            input type="hidden" name="confirm" value="yes";
+            button.secondary type="submit" { "Resubscribe" }
+        }
+    }
+}
+
+/// GET with a valid token: asks; only the button unsubscribes.
+pub fn confirm(list: &str, email: &Email, a: &Actions<'_>) -> Markup {
+    layout(
+        list,
+        "Unsubscribe",
+        html! {
+            h1 { "Unsubscribe from " (list) "?" }
+            p { "You will stop receiving " (list) " at " span.address { (email) } "." }
+            (unsubscribe_form(a.unsubscribe, "Unsubscribe"))
+            p.small { "Changed your mind? Just close this page; nothing has changed." }
+        },
+    )
+}
+
+/// GET with a valid token for an address that is already suppressed.
+pub fn already(list: &str, email: &Email, reason: &str, a: &Actions<'_>) -> Markup {
+    let why = match reason {
+        "bounced" => "Mail to this address bounced, so we stopped sending.",
+        "complaint" => "Mail to this address was reported as unwanted, so we stopped sending.",
+        _ => "You asked us to stop sending.",
+    };
+    layout(
+        list,
+        "Unsubscribed",
+        html! {
+            h1 { "You are unsubscribed" }
+            p { span.address { (email) } " no longer receives " (list) ". " (why) }
+            p { "Want it back?" }
+            (resubscribe_form(a.resubscribe))
+        },
+    )
+}
+
+/// After the confirm button.
+pub fn unsubscribed(list: &str, email: &Email, a: &Actions<'_>) -> Markup {
+    layout(
+        list,
+        "Unsubscribed",
+        html! {
+            h1 { "You are unsubscribed" }
+            p { span.address { (email) } " will receive no more " (list) "." }
+            p.small { "If a send was already under way, one last issue may still arrive." }
+            p { "Clicked by mistake?" }
+            (resubscribe_form(a.resubscribe))
+        },
+    )
+}
+
+/// After the resubscribe button.
+pub fn resubscribed(list: &str, email: &Email, a: &Actions<'_>) -> Markup {
+    layout(
+        list,
+        "Subscribed again",
+        html! {
+            h1 { "Welcome back" }
+            p { span.address { (email) } " will receive " (list) " again from the next issue." }
+            (unsubscribe_form(a.unsubscribe, "Unsubscribe again"))
+        },
+    )
+}
+
+/// A missing, truncated or altered token.
+pub fn invalid(list: &str) -> Markup {
+    layout(
+        list,
+        "Link not valid",
+        html! {
+            h1 { "This link does not work" }
+            p { "The unsubscribe link is incomplete or has been changed. Please use the link at the foot of the newsletter exactly as it is, or simply reply to the newsletter and ask to be removed." }
+        },
+    )
+}
+
+/// The database could not be reached.
+pub fn unavailable(list: &str) -> Markup {
+    layout(
+        list,
+        "Try again",
+        html! {
+            h1 { "Something went wrong" }
+            p { "Your request could not be recorded just now; nothing has changed. Please try again in a minute." }
+        },
+    )
+}
