@@ -19,6 +19,8 @@ fn sample_with(n: usize) -> Sample {
     let mut csv = String::from("email,name,editions,subscribed_at\n");
     csv.push_str("zoe@example.com,\"Zoë \"\"Z\"\" <O'Brien> & co\",both,2026-01-01\n");
     csv.push_str("noname@example.com,,sunday,\n");
+    // Its QP-encoded name starts a line with a dot: SMTP transparency.
+    csv.push_str("dot@example.com,.Dot Com,sunday,\n");
     csv.push_str("midweekonly@example.com,Mid Week,midweek,\n");
     for i in 0..n {
         csv.push_str(&format!("reader{i}@example.com,Reader {i},both,\n"));
@@ -29,7 +31,7 @@ fn sample_with(n: usize) -> Sample {
 
 /// Who should get the Sunday issue in `sample_with(n)`.
 fn sunday_recipients(n: usize) -> usize {
-    n + 2
+    n + 3
 }
 
 fn send(s: &Sample, sink: &Sink, extra: &[&str]) -> Output {
@@ -116,6 +118,9 @@ fn everyone_gets_exactly_one_message_with_their_own_fields() {
                 plain.contains("Hi Zoë \"Z\" <O'Brien> & co,"),
                 "raw in text"
             );
+        }
+        if rcpt == "dot@example.com" {
+            assert!(plain.contains("Hi .Dot Com,"), "a leading dot survives the wire");
         }
         if rcpt == "noname@example.com" {
             assert!(plain.contains("Hi there,"));

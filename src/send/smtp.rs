@@ -119,7 +119,18 @@ impl Session {
         if let Err(a) = step(tokio::time::timeout(t, self.conn.command(Data)).await) {
             return self.after_failure(a).await;
         }
-        match step(tokio::time::timeout(t * 2, self.conn.message(message)).await) {
+        // The payload goes through `command`, which writes any text and reads
+        // one reply: lettre's own `message` dot-stuffs byte by byte into a
+        // fresh buffer, which measured as 80% of our CPU per message.
+        // Messages built here are ASCII; anything else takes lettre's path.
+        let sent = match std::str::from_utf8(message) {
+            Ok(text) if text.is_ascii() => {
+                let payload = Payload(dot_stuff(text));
+                tokio::time::timeout(t * 2, self.conn.command(payload)).await
+            }
+            _ => tokio::time::timeout(t * 2, self.conn.message(message)).await,
+        };
+        match step(sent) {
             Ok(resp) => Attempt::Accepted(reply_text(&resp)),
             // After a reply to the message itself the transaction is over;
             // no RSET is needed, but the session stays usable.
@@ -153,6 +164,38 @@ impl Session {
     pub async fn quit(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.quit()).await;
     }
+}
+
+/// The DATA payload with its terminating `.` line (RFC 5321 4.1.1.4).
+struct Payload<'a>(std::borrow::Cow<'a, str>);
+
+impl std::fmt::Display for Payload<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)?;
+        f.write_str(if self.0.ends_with("\r\n") { ".\r\n" } else { "\r\n.\r\n" })
+    }
+}
+
+/// SMTP transparency (RFC 5321 4.5.2): a line that starts with `.` gets
+/// another one. One memchr pass; almost every message needs no change.
+pub fn dot_stuff(text: &str) -> std::borrow::Cow<'_, str> {
+    let starts = text.starts_with('.');
+    let mut hits = memchr::memmem::find_iter(text.as_bytes(), b"\n.").peekable();
+    if !starts && hits.peek().is_none() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    if starts {
+        out.push('.');
+    }
+    let mut last = 0;
+    for at in hits {
+        out.push_str(&text[last..=at]);
+        out.push('.');
+        last = at + 1;
+    }
+    out.push_str(&text[last..]);
+    std::borrow::Cow::Owned(out)
 }
 
 fn reply_text(r: &lettre::transport::smtp::response::Response) -> String {
@@ -267,6 +310,14 @@ impl AsyncWrite for TlsStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_stuffing() {
+        assert_eq!(dot_stuff("a\r\nb\r\n"), "a\r\nb\r\n");
+        assert_eq!(dot_stuff(".a\r\n.\r\n..b\r\nc.d\r\n"), "..a\r\n..\r\n...b\r\nc.d\r\n");
+        assert_eq!(Payload(dot_stuff("x\r\n")).to_string(), "x\r\n.\r\n");
+        assert_eq!(Payload(dot_stuff("x")).to_string(), "x\r\n.\r\n");
+    }
 
     #[test]
     fn hard_bounces() {
