@@ -91,6 +91,11 @@ CREATE TABLE IF NOT EXISTS runs (
 PRAGMA user_version = 1;
 ";
 
+/// Errors inside a transaction, where `self` is borrowed by it.
+fn db(e: rusqlite::Error) -> String {
+    format!("state database: {e}")
+}
+
 impl State {
     pub fn open(dir: &Path) -> Result<State, String> {
         std::fs::create_dir_all(dir)
@@ -144,31 +149,24 @@ impl State {
         keys: impl Iterator<Item = &'a str>,
         now: &str,
     ) -> Result<(), String> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| format!("state database: {e}"))?;
+        let tx = self.conn.transaction().map_err(db)?;
         {
             let mut st = tx
                 .prepare_cached(
                     "INSERT INTO deliveries (issue, email, status, updated_at) VALUES (?1, ?2, 'pending', ?3)
                      ON CONFLICT (issue, email) DO NOTHING",
                 )
-                .map_err(|e| format!("state database: {e}"))?;
+                .map_err(db)?;
             for k in keys {
-                st.execute(params![issue, k, now])
-                    .map_err(|e| format!("state database: {e}"))?;
+                st.execute(params![issue, k, now]).map_err(db)?;
             }
         }
-        tx.commit().map_err(|e| format!("state database: {e}"))
+        tx.commit().map_err(db)
     }
 
     /// Records a batch of outcomes in one transaction (group commit).
     pub fn record(&mut self, issue: &str, outcomes: &[Outcome], now: &str) -> Result<(), String> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| format!("state database: {e}"))?;
+        let tx = self.conn.transaction().map_err(db)?;
         {
             let mut st = tx
                 .prepare_cached(
@@ -178,7 +176,7 @@ impl State {
                        attempts = deliveries.attempts + excluded.attempts, last_reply = excluded.last_reply,
                        message_id = excluded.message_id, updated_at = excluded.updated_at",
                 )
-                .map_err(|e| format!("state database: {e}"))?;
+                .map_err(db)?;
             for o in outcomes {
                 st.execute(params![
                     issue,
@@ -189,22 +187,22 @@ impl State {
                     o.message_id,
                     now
                 ])
-                .map_err(|e| format!("state database: {e}"))?;
+                .map_err(db)?;
             }
             let mut sup = tx
                 .prepare_cached(
                     "INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (email) DO NOTHING",
                 )
-                .map_err(|e| format!("state database: {e}"))?;
+                .map_err(db)?;
             for o in outcomes {
                 if let Some(reason) = &o.suppress {
                     sup.execute(params![o.email_key, reason, o.reply, now])
-                        .map_err(|e| format!("state database: {e}"))?;
+                        .map_err(db)?;
                 }
             }
         }
-        tx.commit().map_err(|e| format!("state database: {e}"))
+        tx.commit().map_err(db)
     }
 
     /// Adds a suppression; returns false if the address was already suppressed.

@@ -120,7 +120,10 @@ fn everyone_gets_exactly_one_message_with_their_own_fields() {
             );
         }
         if rcpt == "dot@example.com" {
-            assert!(plain.contains("Hi .Dot Com,"), "a leading dot survives the wire");
+            assert!(
+                plain.contains("Hi .Dot Com,"),
+                "a leading dot survives the wire"
+            );
         }
         if rcpt == "noname@example.com" {
             assert!(plain.contains("Hi there,"));

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use super::project::Project;
 use super::{Cli, CmdResult, Failure, exit};
 use crate::content;
-use crate::diag::{Problem, Problems};
+use crate::diag::Problems;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,24 +64,7 @@ fn check_one(project: &Project, id: Option<&str>) -> Result<(String, Problems), 
         .find(|(n, _)| *n == "message.eml")
         .map(|(_, b)| b)
         .unwrap_or_default();
-    let file = project
-        .config
-        .paths
-        .out
-        .join(built.issue.id.as_str())
-        .join("message.eml");
-    for (n, line) in eml.split(|&b| b == b'\n').enumerate() {
-        if line.len() > 998 {
-            problems.push(Problem::error(
-                &file,
-                format!(
-                    "line {} of the message is {} octets; RFC 5322 allows 998",
-                    n + 1,
-                    line.len()
-                ),
-            ));
-        }
-    }
+    problems.extend(project.message_problems(&built.issue.id, &eml));
     let news = crate::render::select_news(
         &built.issue.news,
         project

@@ -11,7 +11,7 @@ use super::project::Project;
 use super::{Cli, CmdResult, Failure, exit};
 use crate::config::Env;
 use crate::content;
-use crate::diag::{Problem, Problems};
+use crate::diag::Problems;
 use crate::domain::IssueId;
 use crate::preview::{self, Snapshot, Watched};
 
@@ -103,7 +103,7 @@ impl preview::Source for Live {
         let email_txt = utf8(take("email.txt"));
         let web_html = utf8(take("web.html"));
         let message_eml = take("message.eml");
-        let long_lines = long_lines(&project, id, &message_eml);
+        let long_lines = project.message_problems(id, &message_eml);
         if long_lines.has_errors() {
             return Err(long_lines.render(false));
         }
@@ -138,31 +138,6 @@ impl preview::Source for Live {
             dirs: vec![issues, layouts],
         }
     }
-}
-
-/// The message-line check of `almanac check` (RFC 5322's 998 octets),
-/// so the preview reports everything `check` does.
-fn long_lines(project: &Project, id: &IssueId, eml: &[u8]) -> Problems {
-    let file = project
-        .config
-        .paths
-        .out
-        .join(id.as_str())
-        .join("message.eml");
-    let mut problems = Problems::default();
-    for (n, line) in eml.split(|&b| b == b'\n').enumerate() {
-        if line.len() > 998 {
-            problems.push(Problem::error(
-                &file,
-                format!(
-                    "line {} of the message is {} octets; RFC 5322 allows 998",
-                    n + 1,
-                    line.len()
-                ),
-            ));
-        }
-    }
-    problems
 }
 
 /// A failure as the page shows it: `check`'s plain one-line-per-problem form.

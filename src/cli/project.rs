@@ -80,6 +80,22 @@ impl Project {
         })
     }
 
+    /// Problems with the sample message's line lengths, as `check` reports them.
+    pub fn message_problems(&self, id: &crate::domain::IssueId, eml: &[u8]) -> Problems {
+        let file = self.config.paths.out.join(id.as_str()).join("message.eml");
+        let mut problems = Problems::default();
+        for (line, len) in crate::mail::long_lines(eml) {
+            problems.push(Problem::error(
+                &file,
+                format!(
+                    "line {line} of the message is {len} octets; RFC 5322 allows {}",
+                    crate::mail::MAX_LINE
+                ),
+            ));
+        }
+        problems
+    }
+
     /// The Date of a built (not sent) message: the edition's scheduled time
     /// on the issue date when there is a schedule, else midnight UTC; fixed,
     /// so building twice gives the same bytes.

@@ -299,11 +299,11 @@ fn dry_run(
             Some(d) => d.sign(m.bytes).map_err(fail_msg)?,
             None => m.bytes,
         };
-        if let Some(n) = m.split(|&b| b == b'\n').position(|l| l.len() > 998) {
+        if let Some((line, len)) = mail::long_lines(&m).next() {
             return Err(fail_msg(format!(
-                "the message for {} has a line over 998 octets (line {})",
+                "the message for {} has a line of {len} octets (line {line}); RFC 5322 allows {}",
                 t.email,
-                n + 1
+                mail::MAX_LINE
             )));
         }
         bytes += m.len();

@@ -20,6 +20,19 @@ pub use token::TokenKey;
 /// sends over SMTP refuse to run without ALMANAC_UNSUBSCRIBE_SECRET.
 pub const DEV_SECRET: &str = "almanac-development-secret-do-not-use-for-real-sends";
 
+/// RFC 5322's hard limit on a line, CRLF excluded.
+pub const MAX_LINE: usize = 998;
+
+/// Lines of a message longer than `MAX_LINE`: (1-based line, octets).
+pub fn long_lines(message: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    message
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).len())
+        .enumerate()
+        .filter(|&(_, len)| len > MAX_LINE)
+        .map(|(n, len)| (n + 1, len))
+}
+
 pub fn token_key(config: &Config) -> TokenKey {
     TokenKey::new(
         config

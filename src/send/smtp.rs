@@ -172,7 +172,11 @@ struct Payload<'a>(std::borrow::Cow<'a, str>);
 impl std::fmt::Display for Payload<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)?;
-        f.write_str(if self.0.ends_with("\r\n") { ".\r\n" } else { "\r\n.\r\n" })
+        f.write_str(if self.0.ends_with("\r\n") {
+            ".\r\n"
+        } else {
+            "\r\n.\r\n"
+        })
     }
 }
 
@@ -314,7 +318,10 @@ mod tests {
     #[test]
     fn dot_stuffing() {
         assert_eq!(dot_stuff("a\r\nb\r\n"), "a\r\nb\r\n");
-        assert_eq!(dot_stuff(".a\r\n.\r\n..b\r\nc.d\r\n"), "..a\r\n..\r\n...b\r\nc.d\r\n");
+        assert_eq!(
+            dot_stuff(".a\r\n.\r\n..b\r\nc.d\r\n"),
+            "..a\r\n..\r\n...b\r\nc.d\r\n"
+        );
         assert_eq!(Payload(dot_stuff("x\r\n")).to_string(), "x\r\n.\r\n");
         assert_eq!(Payload(dot_stuff("x")).to_string(), "x\r\n.\r\n");
     }
