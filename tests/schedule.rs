@@ -7,7 +7,6 @@ mod common;
 mod sink;
 
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use common::{MIDWEEK, Sample};
 use sink::Sink;
@@ -174,7 +173,7 @@ fn a_due_run_after_a_crash_resumes() {
         "rate_per_second = 250",
     );
     let mut child = due_child(&s, &sink, "2026-11-25T07:05:00Z");
-    std::thread::sleep(Duration::from_millis(400));
+    sink.wait_for(40);
     Command::new("kill")
         .args(["-9", &child.id().to_string()])
         .status()

@@ -572,7 +572,7 @@ fn concurrent_one_click_posts_during_a_send_are_all_recorded() {
     s.edit(
         "newsletter.toml",
         "rate_per_second = 0",
-        "rate_per_second = 150",
+        "rate_per_second = 100",
     );
     let server = Server::start(&s);
     // smtp-sink when installed (4 connections), else the outbox.

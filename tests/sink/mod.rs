@@ -114,6 +114,20 @@ impl Sink {
         c
     }
 
+    /// Waits until at least `n` messages arrived (or 20 s passed); returns
+    /// how many did. Used to kill a sender part-way at a known point rather
+    /// than after a fixed sleep, which a loaded machine makes flaky.
+    pub fn wait_for(&self, n: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got: usize = self.counts().values().sum();
+            if got >= n || Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
