@@ -492,3 +492,45 @@ fn smtp_send_needs_the_unsubscribe_secret() {
     assert!(text(&out).contains("ALMANAC_UNSUBSCRIBE_SECRET"));
     assert!(sink.messages().is_empty());
 }
+
+#[test]
+fn subscribers_add_list_and_remove_keep_the_file_valid() {
+    let s = sample_with(0);
+    let add = s.run(&[
+        "subscribers",
+        "add",
+        "New@Example.com",
+        "--name",
+        "Ada, \"The\" Countess",
+        "--editions",
+        "midweek",
+    ]);
+    assert!(add.status.success(), "{}", text(&add));
+    let again = s.run(&["subscribers", "add", "new@example.com"]);
+    assert_eq!(again.status.code(), Some(1), "duplicates are refused");
+    let bad = s.run(&[
+        "subscribers",
+        "add",
+        "x@example.com",
+        "--editions",
+        "monthly",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad).contains("unknown edition"), "{}", text(&bad));
+    let list = s.run(&["subscribers", "list", "--edition", "midweek"]);
+    assert!(
+        text(&list).contains("New@example.com\tAda, \"The\" Countess\tmidweek"),
+        "{}",
+        text(&list)
+    );
+    let check = s.run(&["subscribers", "check"]);
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(
+        text(&check).contains("5 valid, 0 bad row(s)"),
+        "{}",
+        text(&check)
+    );
+    let remove = s.run(&["subscribers", "remove", "NEW@example.com"]);
+    assert!(remove.status.success(), "{}", text(&remove));
+    assert!(!text(&s.run(&["subscribers", "list"])).contains("New@example.com"));
+}
