@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{ISSUES, MIDWEEK, SUNDAY, Sample};
 
@@ -103,25 +103,6 @@ fn site_pages_are_public_and_newest_first() {
     assert!(index.contains(r#"href="feed.xml""#));
 }
 
-/// Python with feedparser, or a loud skip (a failure under ALMANAC_REQUIRE_TOOLS).
-fn have_feedparser() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import feedparser"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os("ALMANAC_REQUIRE_TOOLS").is_some() {
-            panic!("python3 with feedparser is required (ALMANAC_REQUIRE_TOOLS is set)");
-        }
-        eprintln!(
-            "\n*** SKIPPING: python3 -c 'import feedparser' failed (pip install feedparser); the feed was not validated ***\n"
-        );
-    }
-    ok
-}
-
 const FEEDPARSER: &str = r#"
 import json, sys, feedparser
 d = feedparser.parse(sys.argv[1])
@@ -150,7 +131,10 @@ print(json.dumps({
 fn atom_feed_parses_with_feedparser() {
     let s = Sample::new();
     s.run_ok(&["archive"]);
-    if !have_feedparser() {
+    if !common::tool(
+        "Python's feedparser",
+        &["python3", "-c", "import feedparser"],
+    ) {
         return;
     }
     let out = Command::new("python3")

@@ -23,23 +23,11 @@ sys.exit(0 if ok else 1)
 "#;
 
 fn tools() -> bool {
-    let dkimpy = Command::new("python3")
-        .args(["-c", "import dkim, nacl"])
-        .status()
-        .is_ok_and(|s| s.success());
-    let openssl = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !(dkimpy && openssl) {
-        if std::env::var_os("ALMANAC_REQUIRE_TOOLS").is_some() {
-            panic!("dkimpy, pynacl and openssl are required (ALMANAC_REQUIRE_TOOLS is set)");
-        }
-        eprintln!(
-            "\n*** SKIPPING: needs openssl and Python's dkimpy + pynacl (pip install dkimpy pynacl) ***\n"
-        );
-    }
-    dkimpy && openssl
+    common::tool("openssl", &["openssl", "version"])
+        && common::tool(
+            "Python's dkimpy and pynacl",
+            &["python3", "-c", "import dkim, nacl"],
+        )
 }
 
 fn openssl(args: &[&str], dir: &Path) -> Vec<u8> {

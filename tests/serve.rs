@@ -422,23 +422,6 @@ fn get_never_unsubscribes() {
     );
 }
 
-/// Whether an external tool is there; a loud skip, or a failure in CI.
-fn have_tool(path: &str, what: &str) -> bool {
-    let ok = Command::new(path)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os("ALMANAC_REQUIRE_TOOLS").is_some() {
-            panic!("{what} is required (ALMANAC_REQUIRE_TOOLS is set) but {path} does not run");
-        }
-        eprintln!("\n*** SKIPPING: {what} ({path}) is not available; this test did not run ***\n");
-    }
-    ok
-}
-
 /// `chromium --headless --dump-dom URL`, killed after 60 s.
 fn chromium_dom(url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
@@ -516,7 +499,7 @@ fn post_form(html: &str, base: &str) -> (String, String) {
 
 #[test]
 fn confirm_page_in_headless_chromium() {
-    if !have_tool("/usr/bin/chromium", "headless Chromium") {
+    if !common::tool("headless Chromium", &["/usr/bin/chromium", "--version"]) {
         return;
     }
     let s = sample_with(1);

@@ -19,17 +19,9 @@ use serde_json::{Value, json};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Whether Chromium can be used. When it is missing the test is skipped
-/// loudly, unless `ALMANAC_REQUIRE_TOOLS` is set (CI), where that fails.
+/// Whether Chromium can be used (a loud skip, or a failure in CI).
 pub fn available() -> bool {
-    if Path::new(CHROMIUM).exists() {
-        return true;
-    }
-    if std::env::var_os("ALMANAC_REQUIRE_TOOLS").is_some() {
-        panic!("{CHROMIUM} is missing and ALMANAC_REQUIRE_TOOLS is set");
-    }
-    eprintln!("*** SKIPPING: chromium not installed ({CHROMIUM}) ***");
-    false
+    super::common::tool("headless Chromium", &[CHROMIUM, "--version"])
 }
 
 /// A running headless Chromium with one page, connected over DevTools.

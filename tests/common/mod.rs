@@ -169,3 +169,29 @@ pub fn assert_success(out: &Output, what: &str) {
         stderr(out)
     );
 }
+
+/// Whether an outside tool works (`cmd` exits 0). When it does not, the
+/// calling test skips with a loud message; under `ALMANAC_REQUIRE_TOOLS`
+/// (set by CI) it fails instead, so CI never passes by skipping.
+pub fn tool(what: &str, cmd: &[&str]) -> bool {
+    let ok = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var_os("ALMANAC_REQUIRE_TOOLS").is_some() {
+            panic!(
+                "{what} is required (ALMANAC_REQUIRE_TOOLS is set) but `{}` failed",
+                cmd.join(" ")
+            );
+        }
+        eprintln!(
+            "\n*** SKIPPING: {what} is not available (`{}` failed); this test did not run ***\n",
+            cmd.join(" ")
+        );
+    }
+    ok
+}

@@ -18,25 +18,6 @@ pub struct Sink {
     _dir: tempfile::TempDir,
 }
 
-/// Whether a tool is available; panics in CI if it is not.
-pub fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        if std::env::var_os("ALMANAC_REQUIRE_TOOLS").is_some() {
-            panic!("{tool} is required (ALMANAC_REQUIRE_TOOLS is set) but not installed");
-        }
-        eprintln!(
-            "\n*** SKIPPING: {tool} is not installed (apt-get install postfix); this test did not run ***\n"
-        );
-    }
-    found
-}
-
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -52,7 +33,10 @@ impl Sink {
     }
 
     pub fn start_on(port: u16, extra: &[&str]) -> Option<Sink> {
-        if !have("smtp-sink") {
+        if !super::common::tool(
+            "Postfix's smtp-sink (apt-get install postfix)",
+            &["sh", "-c", "command -v smtp-sink"],
+        ) {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
