@@ -142,19 +142,23 @@ impl Prepared {
     }
 
     pub fn unsubscribe_link(&self, key: &TokenKey, email: &Email) -> String {
+        self.link_for(&key.token(email))
+    }
+
+    fn link_for(&self, token: &str) -> String {
         let sep = if self.unsubscribe_url.contains('?') {
             '&'
         } else {
             '?'
         };
-        format!("{}{sep}t={}", self.unsubscribe_url, key.token(email))
+        format!("{}{sep}t={token}", self.unsubscribe_url)
     }
 
     /// The complete message for one recipient.
     pub fn personalise(&self, r: &Recipient<'_>, key: &TokenKey) -> Personal {
         let message_id = self.message_id(r.email);
         let token = key.token(r.email);
-        let unsubscribe = self.unsubscribe_link(key, r.email);
+        let unsubscribe = self.link_for(&token);
         let name = r.name.unwrap_or(&self.greeting_fallback);
         let mut bytes = Vec::with_capacity(self.len_hint());
         let mut h = String::with_capacity(512);
