@@ -145,6 +145,7 @@ pub fn send_built(
         .map_err(fail_msg)?;
     }
     if let Some(addr) = &args.test {
+        preflight(&transport)?;
         return proof(project, prepared, dkim, transport, addr, args);
     }
     let _lock = if args.dry_run {
@@ -180,14 +181,21 @@ pub fn send_built(
             exit::INVALID,
         ));
     }
-    if let Transport::Smtp(cfg) = &transport {
+    preflight(&transport)?;
+    deliver(
+        project, &built, prepared, dkim, transport, targets, state, summary, args,
+    )
+}
+
+/// Connects and logs in once before anything is queued, so a wrong host,
+/// certificate or password sends nothing and fails fast.
+fn preflight(transport: &Transport) -> Result<(), Failure> {
+    if let Transport::Smtp(cfg) = transport {
         runtime()?
             .block_on(send::preflight(cfg))
             .map_err(|e| Failure::Message(format!("{e}; nothing was sent"), exit::INVALID))?;
     }
-    deliver(
-        project, &built, prepared, dkim, transport, targets, state, summary, args,
-    )
+    Ok(())
 }
 
 fn fail(m: &str) -> Failure {

@@ -130,6 +130,8 @@ pub struct Smtp {
     pub password: Option<Secret>,
     pub helo: String,
     pub timeout: Duration,
+    /// Extra trusted root certificates (PEM), read when the config loads.
+    pub tls_ca: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -388,6 +390,11 @@ impl Validator<'_> {
             }
         };
         smtp.helo = n.from.email.domain().to_owned();
+        let root = self
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let s = match s {
             Some(s) => s,
             None => {
@@ -397,6 +404,28 @@ impl Validator<'_> {
         };
         if let Some(h) = s.helo {
             smtp.helo = h.as_str().to_owned();
+        }
+        if let Some(ca) = &s.tls_ca {
+            let path = root.join(ca.get_ref());
+            match std::fs::read(&path) {
+                Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
+                    smtp.tls_ca = Some(pem)
+                }
+                Ok(_) => {
+                    return self.err(
+                        ca.span(),
+                        format!("{} holds no PEM certificate", path.display()),
+                        "give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)",
+                    );
+                }
+                Err(e) => {
+                    return self.err(
+                        ca.span(),
+                        format!("cannot read {}: {e}", path.display()),
+                        "the path is relative to newsletter.toml",
+                    );
+                }
+            }
         }
         let secs = *s.timeout_seconds.get_ref();
         if !(1..=600).contains(&secs) {
@@ -540,6 +569,7 @@ fn parse_smtp_url(s: &str, allow_plain: bool) -> Result<Smtp, String> {
         password: None,
         helo: String::new(),
         timeout: Duration::from_secs(60),
+        tls_ca: None,
     })
 }
 

@@ -179,6 +179,8 @@ pub struct RawSmtp {
     pub allow_plaintext: bool,
     /// Name sent in EHLO; defaults to the From domain.
     pub helo: Option<Line>,
+    /// A PEM file of extra root certificates to trust (a private relay's CA).
+    pub tls_ca: Option<Spanned<String>>,
     /// Seconds to wait for the server before giving up on a command.
     #[serde(default = "d_timeout")]
     pub timeout_seconds: Spanned<i64>,

@@ -56,7 +56,7 @@ impl Session {
             .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
         let hello = ClientId::Domain(cfg.helo.clone());
         let stream: Box<dyn AsyncTokioStream> = match cfg.tls {
-            Tls::Implicit => Box::new(implicit_tls(tcp, &cfg.host).await?),
+            Tls::Implicit => Box::new(implicit_tls(tcp, &cfg.host, cfg.tls_ca.as_deref()).await?),
             Tls::None | Tls::StartTls => Box::new(tcp),
         };
         let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &hello)
@@ -69,8 +69,7 @@ impl Session {
                     cfg.host
                 ));
             }
-            let params =
-                TlsParameters::new(cfg.host.clone()).map_err(|e| format!("TLS setup: {e}"))?;
+            let params = starttls_parameters(cfg)?;
             conn.starttls(params, &hello)
                 .await
                 .map_err(|e| format!("STARTTLS with {} failed: {e}", cfg.host))?;
@@ -248,10 +247,30 @@ fn redact(s: &str, secret: &str) -> String {
     }
 }
 
-/// TLS from the first byte (smtps), verified against the webpki roots.
-async fn implicit_tls(tcp: TcpStream, host: &str) -> Result<TlsStream, String> {
+/// lettre's STARTTLS settings: the webpki roots, plus the configured CA.
+fn starttls_parameters(cfg: &Smtp) -> Result<TlsParameters, String> {
+    let mut b = TlsParameters::builder(cfg.host.clone());
+    if let Some(pem) = &cfg.tls_ca {
+        let ca = lettre::transport::smtp::client::Certificate::from_pem(pem)
+            .map_err(|e| format!("the tls_ca certificate: {e}"))?;
+        b = b.add_root_certificate(ca);
+    }
+    b.build_rustls().map_err(|e| format!("TLS setup: {e}"))
+}
+
+/// TLS from the first byte (smtps), verified against the webpki roots and
+/// the configured CA.
+async fn implicit_tls(tcp: TcpStream, host: &str, ca: Option<&[u8]>) -> Result<TlsStream, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in ca.map(CertificateDer::pem_slice_iter).into_iter().flatten() {
+        let cert = cert.map_err(|e| format!("the tls_ca certificate: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("the tls_ca certificate: {e}"))?;
+    }
     let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
         tokio_rustls::rustls::crypto::ring::default_provider(),
     ))
