@@ -95,23 +95,7 @@ pub fn send_built(
     lock: Option<SendLock>,
 ) -> CmdResult {
     let transport = transport(project);
-    let secret_ok = project.config.unsubscribe_secret.is_some();
-    if !secret_ok && matches!(transport, Transport::Smtp(_)) && args.test.is_none() && !args.dry_run
-    {
-        return Err(fail(
-            "ALMANAC_UNSUBSCRIBE_SECRET is not set; without it unsubscribe links can't be verified. \
-             Set it to a long random string (e.g. `openssl rand -hex 32`) and keep it the same for every send",
-        ));
-    }
-    if !secret_ok {
-        eprintln!(
-            "warning: ALMANAC_UNSUBSCRIBE_SECRET is not set; using a development secret (fine for the outbox and proofs only)"
-        );
-    }
-    let dkim = match &project.config.dkim {
-        Some(d) => Some(Signer::load(d).map_err(fail_msg)?),
-        None => None,
-    };
+    check_secret(project, &transport, args)?;
     let date = now
         .with_timezone(
             &project
@@ -128,34 +112,16 @@ pub fn send_built(
         date,
         args.test.is_some(),
     );
-    if let Some(d) = &dkim {
-        // Sign one message now, so a bad key fails before anything is sent.
-        let probe: Email = "probe@example.com".parse().expect("valid");
-        d.sign(
-            prepared
-                .personalise(
-                    &Recipient {
-                        email: &probe,
-                        name: None,
-                    },
-                    &mail::token_key(&project.config),
-                )
-                .bytes,
-        )
-        .map_err(fail_msg)?;
-    }
+    let dkim = load_dkim(project, &prepared)?;
     if let Some(addr) = &args.test {
         preflight(&transport)?;
         return proof(project, prepared, dkim, transport, addr, args);
     }
-    let _lock = if args.dry_run {
-        None
-    } else if let Some(l) = lock {
-        Some(l)
-    } else {
-        Some(SendLock::try_acquire(&project.config.paths.state).map_err(fail_msg)?.ok_or_else(|| {
-            Failure::Message("another send is in progress (state/send.lock is held); not starting a second one".into(), exit::LOCKED)
-        })?)
+    // Held until the send ends; a dry run sends nothing and needs none.
+    let _lock = match lock {
+        Some(l) => Some(l),
+        None if args.dry_run => None,
+        None => Some(take_lock(project)?),
     };
     let state = State::open(&project.config.paths.state).map_err(fail_msg)?;
     let (targets, mut summary) = recipients(project, &built, &state, args)?;
@@ -185,6 +151,56 @@ pub fn send_built(
     deliver(
         project, &built, prepared, dkim, transport, targets, state, summary, args,
     )
+}
+
+/// SMTP sends need the real unsubscribe secret: links signed with the
+/// public development secret could be forged by anyone.
+fn check_secret(project: &Project, transport: &Transport, args: &Args) -> Result<(), Failure> {
+    let secret_ok = project.config.unsubscribe_secret.is_some();
+    let real_send = matches!(transport, Transport::Smtp(_)) && args.test.is_none() && !args.dry_run;
+    if !secret_ok && real_send {
+        return Err(fail(
+            "ALMANAC_UNSUBSCRIBE_SECRET is not set; without it unsubscribe links can't be verified. \
+             Set it to a long random string (e.g. `openssl rand -hex 32`) and keep it the same for every send",
+        ));
+    }
+    if !secret_ok {
+        eprintln!(
+            "warning: ALMANAC_UNSUBSCRIBE_SECRET is not set; using a development secret (fine for the outbox and proofs only)"
+        );
+    }
+    Ok(())
+}
+
+/// The DKIM signer, proven by signing one message, so a bad key fails
+/// before anything is sent.
+fn load_dkim(project: &Project, prepared: &Prepared) -> Result<Option<Signer>, Failure> {
+    let Some(cfg) = &project.config.dkim else {
+        return Ok(None);
+    };
+    let signer = Signer::load(cfg).map_err(fail_msg)?;
+    let probe: Email = "probe@example.com".parse().expect("a valid address");
+    let message = prepared.personalise(
+        &Recipient {
+            email: &probe,
+            name: None,
+        },
+        &mail::token_key(&project.config),
+    );
+    signer.sign(message.bytes).map_err(fail_msg)?;
+    Ok(Some(signer))
+}
+
+fn take_lock(project: &Project) -> Result<SendLock, Failure> {
+    SendLock::try_acquire(&project.config.paths.state)
+        .map_err(fail_msg)?
+        .ok_or_else(|| {
+            Failure::Message(
+                "another send is in progress (state/send.lock is held); not starting a second one"
+                    .into(),
+                exit::LOCKED,
+            )
+        })
 }
 
 /// Connects and logs in once before anything is queued, so a wrong host,
