@@ -142,36 +142,83 @@ struct Worker {
 /// The worker's SMTP session, if it has one (boxed: it is large).
 type Conn = Option<Box<Session>>;
 
+/// One recipient's finished message, built off the async threads.
+struct Message {
+    index: usize,
+    message_id: String,
+    bytes: Vec<u8>,
+}
+
+impl Job {
+    /// Personalises (and signs) the message for target `index`.
+    fn build(&self, index: usize) -> Result<Message, String> {
+        let t = &self.targets[index];
+        let recipient = Recipient {
+            email: &t.email,
+            name: t.name.as_ref().map(Line::as_str),
+        };
+        let personal = self.prepared.personalise(&recipient, &self.key);
+        let bytes = match &self.dkim {
+            Some(s) => s.sign(personal.bytes)?,
+            None => personal.bytes,
+        };
+        Ok(Message {
+            index,
+            message_id: personal.message_id,
+            bytes,
+        })
+    }
+}
+
 impl Worker {
+    fn claim(&self) -> Option<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        (i < self.job.targets.len()).then_some(i)
+    }
+
+    /// Builds a message on the blocking pool: DKIM signing takes most of a
+    /// millisecond, which would stall the other sessions on this thread.
+    fn build_ahead(&self, index: usize) -> tokio::task::JoinHandle<Result<Message, String>> {
+        let job = self.job.clone();
+        tokio::task::spawn_blocking(move || job.build(index))
+    }
+
     async fn run(self) -> Tally {
         let mut tally = Tally::default();
         let mut conn: Conn = None;
-        while !self.stop.load(Ordering::Relaxed) {
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(target) = self.job.targets.get(i) else {
-                break;
-            };
-            let outcome = match self.deliver(target, &mut conn, &mut tally).await {
-                Ok(o) => o,
-                Err(reason) => {
-                    // The transport is gone: leave this one pending and stop.
-                    self.stop.store(true, Ordering::Relaxed);
-                    tally.aborted = Some(reason);
-                    break;
+        let mut ahead = self.claim().map(|i| self.build_ahead(i));
+        while let Some(building) = ahead.take() {
+            let message = match building.await {
+                Ok(Ok(m)) => m,
+                Ok(Err(e)) => return self.abort(tally, e, conn).await,
+                Err(e) => {
+                    return self
+                        .abort(tally, format!("building a message failed: {e}"), conn)
+                        .await;
                 }
+            };
+            // The next message is built while this one is on the wire. If the
+            // run stops first, its recipient simply stays pending.
+            ahead = self.claim().map(|i| self.build_ahead(i));
+            let target = &self.job.targets[message.index];
+            let outcome = match self.deliver(target, message, &mut conn, &mut tally).await {
+                Ok(o) => o,
+                // The transport is gone: leave this one pending and stop.
+                Err(reason) => return self.abort(tally, reason, conn).await,
             };
             let sent = outcome.status == Status::Sent;
             if let Some(j) = &self.journal
                 && let Err(e) = j.record(outcome.clone()).await
             {
-                self.stop.store(true, Ordering::Relaxed);
-                tally.aborted = Some(e);
                 // The message went out but its record did not: count it as
                 // sent so the summary is truthful.
                 if sent {
                     tally.sent += 1;
                 }
-                break;
+                return self.abort(tally, e, conn).await;
             }
             if sent {
                 tally.sent += 1;
@@ -191,36 +238,41 @@ impl Worker {
         tally
     }
 
+    /// Stops every worker after a failure that is not one recipient's.
+    async fn abort(&self, mut tally: Tally, reason: String, conn: Conn) -> Tally {
+        self.stop.store(true, Ordering::Relaxed);
+        tally.aborted = Some(reason);
+        if let Some(s) = conn {
+            s.quit().await;
+        }
+        tally
+    }
+
     /// Delivers one message with retries. `Err` means the transport is
     /// unusable (cannot connect at all, disk full): stop the run.
     async fn deliver(
         &self,
         t: &Target,
+        message: Message,
         conn: &mut Conn,
         tally: &mut Tally,
     ) -> Result<Outcome, String> {
         let job = &self.job;
-        let recipient = Recipient {
-            email: &t.email,
-            name: t.name.as_ref().map(Line::as_str),
-        };
-        let personal = job.prepared.personalise(&recipient, &job.key);
-        let bytes = match &job.dkim {
-            Some(s) => s.sign(personal.bytes)?,
-            None => personal.bytes,
-        };
+        let Message {
+            message_id, bytes, ..
+        } = message;
         let outcome = |status, attempts, reply: String, suppress| Outcome {
             email_key: t.email.key(),
             status,
             attempts,
             reply,
-            message_id: personal.message_id.clone(),
+            message_id: message_id.clone(),
             suppress,
         };
         job.rate.wait().await;
         match &job.transport {
             Transport::Outbox(dir) => {
-                outbox::write(dir, &personal.message_id, &bytes)?;
+                outbox::write(dir, &message_id, &bytes)?;
                 Ok(outcome(
                     Status::Sent,
                     1,
