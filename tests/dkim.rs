@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::{SUNDAY, Sample};
@@ -28,20 +27,6 @@ fn tools() -> bool {
             "Python's dkimpy and pynacl",
             &["python3", "-c", "import dkim, nacl"],
         )
-}
-
-fn openssl(args: &[&str], dir: &Path) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -129,7 +114,8 @@ fn sign_and_verify(s: &Sample, algorithm: &str, txt: &str) {
 /// Generates an RSA key of `bits` into `file` in the sample.
 fn rsa_key(s: &Sample, bits: u32, file: &str) {
     let bits = format!("rsa_keygen_bits:{bits}");
-    openssl(
+    common::openssl(
+        s.root(),
         &[
             "genpkey",
             "-algorithm",
@@ -139,15 +125,14 @@ fn rsa_key(s: &Sample, bits: u32, file: &str) {
             "-out",
             file,
         ],
-        s.root(),
     );
 }
 
 /// The DNS TXT record for the RSA key in `dkim.pem`.
 fn rsa_record(s: &Sample) -> String {
-    let public = openssl(
-        &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
+    let public = common::openssl(
         s.root(),
+        &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
     );
     format!("v=DKIM1; k=rsa; p={}", b64(&public))
 }
@@ -169,9 +154,9 @@ fn rsa_pkcs1_keys_are_accepted_too() {
     }
     let s = Sample::new();
     rsa_key(&s, 2048, "p8.pem");
-    openssl(
-        &["rsa", "-in", "p8.pem", "-traditional", "-out", "dkim.pem"],
+    common::openssl(
         s.root(),
+        &["rsa", "-in", "p8.pem", "-traditional", "-out", "dkim.pem"],
     );
     assert!(
         s.read("dkim.pem")
@@ -196,13 +181,13 @@ fn ed25519_signatures_verify() {
         return;
     }
     let s = Sample::new();
-    openssl(
+    common::openssl(
+        s.root(),
         &["genpkey", "-algorithm", "ed25519", "-out", "dkim.pem"],
-        s.root(),
     );
-    let spki = openssl(
-        &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
+    let spki = common::openssl(
         s.root(),
+        &["pkey", "-in", "dkim.pem", "-pubout", "-outform", "DER"],
     );
     // RFC 8463: the record holds the raw 32-byte key, the SPKI's tail.
     let raw = &spki[spki.len() - 32..];

@@ -8,16 +8,8 @@ mod sink;
 
 use std::process::{Command, Output, Stdio};
 
-use common::{MIDWEEK, Sample};
+use common::{MIDWEEK, Sample, text};
 use sink::Sink;
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn subscribers(s: &Sample, n: usize) {
     let mut csv = String::from("email,name,editions\n");

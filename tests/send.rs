@@ -9,7 +9,7 @@ mod sink;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{SUNDAY, Sample};
+use common::{SUNDAY, Sample, text};
 use sink::Sink;
 
 /// A sample with `n` generated subscribers who all want every edition, and
@@ -43,14 +43,6 @@ fn send(s: &Sample, sink: &Sink, extra: &[&str]) -> Output {
         .env("ALMANAC_RETRY_BACKOFF_MS", "50")
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn json(o: &Output) -> serde_json::Value {

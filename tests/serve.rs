@@ -182,12 +182,9 @@ fn suppressions(s: &Sample) -> BTreeMap<String, (String, String)> {
         .unwrap()
 }
 
-fn out_text(o: &std::process::Output) -> String {
-    format!("{}{}", common::stdout(o), common::stderr(o))
-}
-
 fn json(o: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", out_text(o)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", common::text(o)))
 }
 
 /// Recipients (To addresses) of the messages in the outbox.
@@ -297,7 +294,7 @@ fn one_click_post_unsubscribes_and_the_next_send_skips_the_address() {
         .env("ALMANAC_UNSUBSCRIBE_SECRET", SECRET)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
     let summary = json(&out);
     assert_eq!(summary["skipped_suppressed"], 2, "{summary}");
     assert_eq!(summary["sent"], 1, "{summary}");
@@ -394,7 +391,12 @@ fn forged_truncated_and_swapped_tokens_change_nothing() {
         .env("ALMANAC_UNSUBSCRIBE_SECRET", SECRET)
         .output()
         .unwrap();
-    assert_eq!(json(&dry)["skipped_suppressed"], 0, "{}", out_text(&dry));
+    assert_eq!(
+        json(&dry)["skipped_suppressed"],
+        0,
+        "{}",
+        common::text(&dry)
+    );
 }
 
 #[test]
@@ -618,8 +620,8 @@ fn concurrent_one_click_posts_during_a_send_are_all_recorded() {
         "the send was still running when the last unsubscribe was answered"
     );
     let out = send.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
-    assert_eq!(json(&out)["sent"], READERS, "{}", out_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
+    assert_eq!(json(&out)["sent"], READERS, "{}", common::text(&out));
 
     let sup = suppressions(&s);
     for a in &addrs {
@@ -640,7 +642,7 @@ fn concurrent_one_click_posts_during_a_send_are_all_recorded() {
         json(&dry)["skipped_suppressed"],
         UNSUBSCRIBES,
         "{}",
-        out_text(&dry)
+        common::text(&dry)
     );
     drop(sink);
 }
@@ -734,8 +736,8 @@ fn sigterm_shuts_down_gracefully() {
 fn serve_refuses_a_public_address_without_a_secret() {
     let s = Sample::new();
     let out = s.run(&["serve", "--listen", "0.0.0.0:0"]);
-    assert_eq!(out.status.code(), Some(1), "{}", out_text(&out));
-    assert!(out_text(&out).contains("ALMANAC_UNSUBSCRIBE_SECRET"));
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(common::text(&out).contains("ALMANAC_UNSUBSCRIBE_SECRET"));
 }
 
 fn dsn(action: &str, status: &str, rcpt: &str) -> String {
@@ -806,7 +808,7 @@ fn unsubscribe_from_eml_records_bounces_complaints_and_requests() {
         .env("ALMANAC_UNSUBSCRIBE_SECRET", SECRET)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
     let stdout = common::stdout(&out);
     assert_eq!(stdout.lines().count(), 3, "one line per file: {stdout}");
     assert!(
@@ -865,7 +867,7 @@ fn unsubscribe_from_eml_records_bounces_complaints_and_requests() {
         .env("ALMANAC_UNSUBSCRIBE_SECRET", SECRET)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", out_text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
     let err = common::stderr(&out);
     assert!(err.contains("junk.eml: not recognised"), "{err}");
     assert!(err.contains("missing.eml: cannot read it"), "{err}");
@@ -878,7 +880,7 @@ fn unsubscribe_from_eml_records_bounces_complaints_and_requests() {
             "complaint.eml: angry@example.com: complaint (abuse), suppressed as complaint"
         ),
         "{}",
-        out_text(&out)
+        common::text(&out)
     );
     let sup = suppressions(&s);
     assert_eq!(sup.len(), 3, "{sup:?}");

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use common::{SUNDAY, Sample};
+use common::{SUNDAY, Sample, openssl, text};
 
 const PASSWORD: &str = "s3cret-pa55word";
 
@@ -18,19 +18,6 @@ fn tools() -> bool {
             "Python's aiosmtpd (pip install aiosmtpd)",
             &["python3", "-c", "import aiosmtpd"],
         )
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A CA and a server certificate for `localhost` signed by it.
@@ -157,14 +144,6 @@ fn send(s: &Sample, password: &str) -> Output {
         .env("ALMANAC_UNSUBSCRIBE_SECRET", "k")
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn delivered_over_tls_with_auth(mode: &str, url: impl Fn(u16) -> String) {

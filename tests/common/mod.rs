@@ -151,6 +151,22 @@ fn copy_recursive(from: &Path, to: &Path) {
     }
 }
 
+/// Standard output then standard error, for assertions and their messages.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", stdout(out), stderr(out))
+}
+
+/// Runs `openssl ARGS` in `dir`; fails the test if it fails.
+pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+    out.stdout
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
