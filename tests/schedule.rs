@@ -162,7 +162,7 @@ fn a_due_run_after_a_crash_resumes() {
     s.edit(
         "newsletter.toml",
         "rate_per_second = 0",
-        "rate_per_second = 250",
+        "rate_per_second = 100",
     );
     let mut child = due_child(&s, &sink, "2026-11-25T07:05:00Z");
     sink.wait_for(40);
