@@ -42,32 +42,39 @@ pub fn instant(tz: Tz, date: NaiveDate, slot: &Slot) -> DateTime<Utc> {
     }
 }
 
-/// The latest occurrence of `slot` at or before `now`.
-pub fn latest(tz: Tz, slot: &Slot, now: DateTime<Utc>) -> Option<Occurrence> {
+/// The slot's occurrences on the local days from `now`'s going back
+/// (`forward == false`) or ahead, over nine days: always more than a week.
+fn occurrences(
+    tz: Tz,
+    slot: &Slot,
+    now: DateTime<Utc>,
+    forward: bool,
+) -> impl Iterator<Item = Occurrence> + '_ {
     let today = now.with_timezone(&tz).date_naive();
     (0..=8u64)
-        .filter_map(|back| today.checked_sub_days(Days::new(back)))
+        .filter_map(move |n| {
+            if forward {
+                today.checked_add_days(Days::new(n))
+            } else {
+                today.checked_sub_days(Days::new(n))
+            }
+        })
         .filter(|d| d.weekday() == slot.weekday)
-        .map(|date| Occurrence {
+        .map(move |date| Occurrence {
             slot: slot.clone(),
             date,
             at: instant(tz, date, slot),
         })
-        .find(|o| o.at <= now)
+}
+
+/// The latest occurrence of `slot` at or before `now`.
+pub fn latest(tz: Tz, slot: &Slot, now: DateTime<Utc>) -> Option<Occurrence> {
+    occurrences(tz, slot, now, false).find(|o| o.at <= now)
 }
 
 /// The next occurrence of `slot` strictly after `now`.
 pub fn next(tz: Tz, slot: &Slot, now: DateTime<Utc>) -> Option<Occurrence> {
-    let today = now.with_timezone(&tz).date_naive();
-    (0..=8u64)
-        .filter_map(|n| today.checked_add_days(Days::new(n)))
-        .filter(|d| d.weekday() == slot.weekday)
-        .map(|date| Occurrence {
-            slot: slot.clone(),
-            date,
-            at: instant(tz, date, slot),
-        })
-        .find(|o| o.at > now)
+    occurrences(tz, slot, now, true).find(|o| o.at > now)
 }
 
 /// What is due at `now`: the most recent occurrence over all slots, judged
