@@ -96,11 +96,9 @@ impl Server {
     }
 
     fn one_click(&self, token: &str) -> Resp {
-        http(
+        form_post(
             self.port,
-            "POST",
             &format!("/unsubscribe?t={token}"),
-            &[("Content-Type", "application/x-www-form-urlencoded")],
             b"List-Unsubscribe=One-Click",
         )
     }
@@ -130,6 +128,12 @@ impl Resp {
 }
 
 /// One raw HTTP/1.1 request (`Connection: close`), the whole response read.
+/// A form POST, as browsers and mail providers send it.
+fn form_post(port: u16, target: &str, body: &[u8]) -> Resp {
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    http(port, "POST", target, &form, body)
+}
+
 fn http(port: u16, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to almanac serve");
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -243,13 +247,7 @@ fn one_click_post_unsubscribes_and_the_next_send_skips_the_address() {
     let target = format!("{}?{}", link.path(), link.query().unwrap());
     s.remove("out/outbox");
 
-    let r = http(
-        server.port,
-        "POST",
-        &target,
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        b"List-Unsubscribe=One-Click",
-    );
+    let r = form_post(server.port, &target, b"List-Unsubscribe=One-Click");
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.header("Location").is_none(), "no redirect: {r:?}");
     assert!(r.header("Content-Type").unwrap().starts_with("text/plain"));
@@ -337,13 +335,7 @@ fn forged_truncated_and_swapped_tokens_change_nothing() {
         let target = format!("/unsubscribe?t={t}");
         let r = server.one_click(t);
         assert_eq!(r.status, 400, "one-click {t:?}: {r:?}");
-        let r = http(
-            server.port,
-            "POST",
-            &target,
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            b"confirm=yes",
-        );
+        let r = form_post(server.port, &target, b"confirm=yes");
         assert_eq!(r.status, 400, "confirm {t:?}: {r:?}");
         assert!(r.body.contains("This link does not work"));
         let r = server.get(&target);
@@ -363,11 +355,9 @@ fn forged_truncated_and_swapped_tokens_change_nothing() {
         .status,
         400
     );
-    let r = http(
+    let r = form_post(
         server.port,
-        "POST",
         &format!("/unsubscribe?t={ada}"),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
         b"hello=world",
     );
     assert_eq!(r.status, 400, "{r:?}");
@@ -519,13 +509,7 @@ fn confirm_page_in_headless_chromium() {
     let (target, body) = post_form(&dom, &page_url);
     assert!(target.starts_with("/unsubscribe?t="), "{target}");
     assert_eq!(body, "confirm=yes");
-    let r = http(
-        server.port,
-        "POST",
-        &target,
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        body.as_bytes(),
-    );
+    let r = form_post(server.port, &target, body.as_bytes());
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.header("Content-Type").unwrap().starts_with("text/html"));
     assert!(r.body.contains("You are unsubscribed"), "{}", r.body);
@@ -537,13 +521,7 @@ fn confirm_page_in_headless_chromium() {
     // The undo button on that page resubscribes.
     let (target, body) = post_form(&r.body, &server.url(&target));
     assert!(target.starts_with("/resubscribe?t="), "{target}");
-    let r = http(
-        server.port,
-        "POST",
-        &target,
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        body.as_bytes(),
-    );
+    let r = form_post(server.port, &target, body.as_bytes());
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.body.contains("Welcome back"), "{}", r.body);
     assert!(suppressions(&s).is_empty());
