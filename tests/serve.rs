@@ -417,18 +417,8 @@ fn get_never_unsubscribes() {
 /// `chromium --headless --dump-dom URL`, killed after 60 s.
 fn chromium_dom(url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new("/usr/bin/chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ])
+    let mut child = Command::new(common::CHROMIUM)
+        .args(common::CHROMIUM_FLAGS)
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg("--dump-dom")
         .arg(url)
@@ -491,7 +481,7 @@ fn post_form(html: &str, base: &str) -> (String, String) {
 
 #[test]
 fn confirm_page_in_headless_chromium() {
-    if !common::tool("headless Chromium", &["/usr/bin/chromium", "--version"]) {
+    if !common::tool("headless Chromium", &[common::CHROMIUM, "--version"]) {
         return;
     }
     let s = sample_with(1);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub use super::common::CHROMIUM;
 
 /// Whether Chromium can be used (a loud skip, or a failure in CI).
 pub fn available() -> bool {
@@ -41,16 +41,8 @@ impl Browser {
             .tempdir()
             .expect("create a profile folder");
         let mut child = Command::new(CHROMIUM)
+            .args(super::common::CHROMIUM_FLAGS)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
                 "--disable-extensions",
                 "--hide-scrollbars",
                 "--window-size=1920,1080",

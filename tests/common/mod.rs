@@ -211,3 +211,22 @@ pub fn tool(what: &str, cmd: &[&str]) -> bool {
     }
     ok
 }
+
+/// Debian's Chromium, as the tests run it.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Headless Chromium as root on a machine with no network but loopback:
+/// no sandbox, no GPU, and none of the background connections that would
+/// be refused (and retried) here. A fresh `--user-data-dir` goes with each.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+];
