@@ -178,18 +178,30 @@ fn recovers_from(fault: &[&str]) {
         .command(&["send", SUNDAY, "--yes", "--json"])
         .env("ALMANAC_SMTP_URL", bad.url())
         .env("ALMANAC_UNSUBSCRIBE_SECRET", "test-secret")
-        .env("ALMANAC_RETRY_BACKOFF_MS", "200")
+        .env("ALMANAC_RETRY_BACKOFF_MS", "400")
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The journal is opened just before the first attempt; give the sender
-    // time for that attempt and a retry against the faulty server (the
-    // backoff doubles from 200 ms, so it keeps trying for about 3 s).
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !s.path("state/almanac.db").exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
+    // Recipients are queued in the journal only after the preflight login
+    // succeeded; from then on every attempt meets the faulty server, and the
+    // backoff (doubling from 400 ms) keeps retrying for about 6 s.
+    let queued = || {
+        // Read-only: never create the database before almanac does.
+        let ro = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        rusqlite::Connection::open_with_flags(s.path("state/almanac.db"), ro)
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*) FROM deliveries", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while queued() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(800));
     bad.stop();
     let good = Sink::start_on(port, &[]).unwrap();
     let out = child.wait_with_output().unwrap();
