@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use almanac::cli::Project;
+use almanac::app::Project;
 use almanac::config::Env;
 
 const N: usize = 200;
@@ -34,10 +34,10 @@ fn main() {
     let mut templates = Vec::new();
     for _ in 0..N {
         let start = Instant::now();
-        let project = Project::load_from(&config, &Env::default()).expect("the sample loads");
+        let project = Project::load(&config, &Env::default()).expect("the sample loads");
         let issue = project.issue(Some(ISSUE)).expect("the issue loads");
         let built = project.build(issue).expect("the issue builds");
-        let files = almanac::cli::build_files(&project, &built);
+        let files = project.files(&built);
         total.push(start.elapsed());
         assert_eq!(files.len(), 4);
         inline.push(built.rendered.timings.css_inline);

@@ -20,6 +20,17 @@ use maud::{DOCTYPE, Markup, html};
 use crate::config::Config;
 use crate::content::Issue;
 
+/// Why the site was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "the web version of {0} contains a personal unsubscribe link or field; it was not archived"
+    )]
+    Personal(crate::domain::IssueId),
+    #[error("cannot write the Atom feed: {0}")]
+    Feed(String),
+}
+
 /// One issue as the archive needs it.
 pub struct Page<'a> {
     pub issue: &'a Issue,
@@ -31,7 +42,7 @@ pub struct Page<'a> {
 
 /// The archive's files as (path relative to the site folder, bytes), or a
 /// message if a page carries something that must never be public.
-pub fn site(config: &Config, pages: &[Page<'_>]) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub fn site(config: &Config, pages: &[Page<'_>]) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let mut pages: Vec<&Page<'_>> = pages.iter().collect();
     pages.sort_by(|a, b| {
         b.issue
@@ -54,16 +65,13 @@ pub fn site(config: &Config, pages: &[Page<'_>]) -> Result<Vec<(String, Vec<u8>)
 
 /// The web version is the same for everyone; an unsubscribe link with a
 /// token in it would let anybody unsubscribe that reader.
-fn check_public(config: &Config, p: &Page<'_>) -> Result<(), String> {
+fn check_public(config: &Config, p: &Page<'_>) -> Result<(), Error> {
     let unsubscribe = config.links.unsubscribe.as_str();
     let leaked = [format!("{unsubscribe}?t="), format!("{unsubscribe}&amp;t=")]
         .iter()
         .any(|needle| p.web.contains(needle.as_str()));
     if leaked || p.web.contains('\u{E000}') {
-        return Err(format!(
-            "the web version of {} contains a personal unsubscribe link or field; it was not archived",
-            p.issue.id
-        ));
+        return Err(Error::Personal(p.issue.id.clone()));
     }
     Ok(())
 }
@@ -84,7 +92,7 @@ fn feed_url(config: &Config) -> String {
     format!("{base}{sep}feed.xml")
 }
 
-fn feed(config: &Config, pages: &[&Page<'_>]) -> Result<String, String> {
+fn feed(config: &Config, pages: &[&Page<'_>]) -> Result<String, Error> {
     let n = &config.newsletter;
     let author = Person {
         name: n.name.to_string(),
@@ -156,9 +164,8 @@ fn feed(config: &Config, pages: &[&Page<'_>]) -> Result<String, String> {
                 indent_size: Some(2),
             },
         )
-        .map_err(|e| format!("cannot write the Atom feed: {e}"))?;
-    let mut xml =
-        String::from_utf8(bytes).map_err(|e| format!("the Atom feed is not UTF-8: {e}"))?;
+        .map_err(|e| Error::Feed(e.to_string()))?;
+    let mut xml = String::from_utf8(bytes).map_err(|e| Error::Feed(format!("not UTF-8: {e}")))?;
     xml.push('\n');
     Ok(xml)
 }

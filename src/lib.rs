@@ -1,26 +1,43 @@
 //! almanac composes a twice-weekly newsletter and sends it.
 //!
-//! The data flows one way, and each arrow is a module boundary:
+//! Three layers, each importing only the ones below it:
 //!
 //! ```text
-//! newsletter.toml ─┐
-//! layouts/*        ├─> config, layouts, content ─> render ─> mail ─> send ─> state
-//! issues/<id>/*    ┘   (validated on parse)        (once)   (bytes, per recipient)
+//! faces        cli  ·  serve  ·  preview          parse, call one use case, print or answer
+//!                          │
+//! application  app                                the use cases, typed errors, exit codes
+//!                          │
+//! pipeline     config, layouts ─> content ─> render ─> mail ─> send ─> state
+//!              subscribers, schedule, archive
+//!                          │
+//! base         domain, diag, clock, fsx, rt
 //! ```
 //!
+//! The data flows one way through the pipeline, and each arrow is a module
+//! boundary: `content` never imports `render`, `render` never imports
+//! `mail`, `mail` never imports `send` or `state`, and `send` gets bytes and
+//! addresses, never an `Issue`. Nothing below `app` imports it, and nothing
+//! imports a face (`cli` starts the servers, that is all).
+//!
 //! * `domain`: validated newtypes (`Email`, `IssueId`, `Score`, `HttpsUrl`, ...).
-//! * `diag`: problems with file:line:column and a hint, printed once by `main`.
+//! * `diag`: problems with file:line:column and a hint, printed once by a face.
+//! * `clock`, `rt`, `fsx`: the wall clock, the async runtime and stop
+//!   signal, and output written whole or not at all.
 //! * `config`: `newsletter.toml` + environment → `Config`.
 //! * `layouts`: the look as data (CSS, editions), embedded defaults.
 //! * `content`: issue folders → `Issue` (news items, guide).
 //! * `render`: `Issue` → HTML and text templates with personal-field holes,
 //!   CSS inlined once; plus the lint of the result.
-//! * `mail`: templates → RFC 5322 bytes per recipient, unsubscribe tokens.
-//! * `cli`: one module per subcommand; the only place that wires modules.
+//! * `mail`: templates → RFC 5322 bytes per recipient, unsubscribe tokens, DKIM.
+//! * `send`: the delivery engine over a `Transport` (SMTP, outbox, recorder).
+//! * `state`: the SQLite journal, suppressions and the send lock.
+//! * `app`: build, check, new, send (plan, run, proof, due), status,
+//!   archive, subscribers, suppressions.
+//! * `cli`, `serve`, `preview`: the faces.
 //!
-//! `content` never imports `render`; `render` never imports `mail`; only
-//! `cli` sees everything.
+//! A newcomer following a send opens `cli/send.rs` first.
 
+pub mod app;
 pub mod archive;
 pub mod cli;
 pub mod clock;
@@ -28,10 +45,12 @@ pub mod config;
 pub mod content;
 pub mod diag;
 pub mod domain;
+pub mod fsx;
 pub mod layouts;
 pub mod mail;
 pub mod preview;
 pub mod render;
+pub mod rt;
 pub mod schedule;
 pub mod send;
 pub mod serve;

@@ -126,6 +126,7 @@ mod tests {
             edition: e.parse().unwrap(),
             weekday: w,
             time: NaiveTime::from_hms_opt(h, 0, 0).unwrap(),
+            span: 0..0,
         };
         Schedule {
             timezone: "Europe/London".parse().unwrap(),
@@ -200,6 +201,7 @@ mod tests {
             edition: "x".parse().unwrap(),
             weekday: Weekday::Sun,
             time: NaiveTime::from_hms_opt(1, 30, 0).unwrap(),
+            span: 0..0,
         };
         // 01:30 does not exist on 2026-03-29 in London; 02:00 BST = 01:00 UTC.
         let t = instant(tz, "2026-03-29".parse().unwrap(), &slot);

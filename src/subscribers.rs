@@ -47,6 +47,35 @@ impl std::fmt::Display for RowError {
     }
 }
 
+impl std::error::Error for RowError {}
+
+/// Why the list could not be edited.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} is already on the list")]
+    AlreadyListed(Email),
+    #[error("{0} is not on the list")]
+    NotListed(Email),
+    #[error("{} has no email column", .0.display())]
+    NoEmailColumn(PathBuf),
+    #[error("{} has no header row", .0.display())]
+    NoHeader(PathBuf),
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error(transparent)]
+    File(#[from] crate::fsx::Error),
+}
+
 #[derive(Debug, Default)]
 pub struct List {
     pub subscribers: Vec<Subscriber>,
@@ -189,7 +218,7 @@ pub fn add(
     name: Option<&str>,
     editions: &str,
     today: &str,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let exists = path.exists();
     let mut records = if exists {
         read_raw(path)?
@@ -201,13 +230,13 @@ pub fn add(
     let ecol = header
         .iter()
         .position(|h| h.eq_ignore_ascii_case("email"))
-        .ok_or("the list has no email column")?;
+        .ok_or_else(|| Error::NoEmailColumn(path.to_owned()))?;
     if records
         .iter()
         .skip(1)
         .any(|r| r.get(ecol).is_some_and(|e| e.trim().to_lowercase() == key))
     {
-        return Err(format!("{email} is already on the list"));
+        return Err(Error::AlreadyListed(email.clone()));
     }
     let row: Vec<String> = header
         .iter()
@@ -224,12 +253,12 @@ pub fn add(
 }
 
 /// Removes a subscriber (compared without case). Returns whether it was there.
-pub fn remove(path: &Path, email: &Email) -> Result<bool, String> {
+pub fn remove(path: &Path, email: &Email) -> Result<bool, Error> {
     let mut records = read_raw(path)?;
     let ecol = records[0]
         .iter()
         .position(|h| h.eq_ignore_ascii_case("email"))
-        .ok_or("the list has no email column")?;
+        .ok_or_else(|| Error::NoEmailColumn(path.to_owned()))?;
     let key = email.key();
     let before = records.len();
     let header = records.remove(0);
@@ -242,39 +271,43 @@ pub fn remove(path: &Path, email: &Email) -> Result<bool, String> {
     Ok(removed)
 }
 
-fn read_raw(path: &Path) -> Result<Vec<Vec<String>>, String> {
+fn read_raw(path: &Path) -> Result<Vec<Vec<String>>, Error> {
+    let read = |source| Error::Read {
+        path: path.to_owned(),
+        source,
+    };
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_path(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(read)?;
     let mut out = Vec::new();
     for r in rdr.records() {
-        let r = r.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        out.push(r.iter().map(str::to_owned).collect());
+        out.push(r.map_err(read)?.iter().map(str::to_owned).collect());
     }
     if out.is_empty() {
-        return Err(format!("{} has no header row", path.display()));
+        return Err(Error::NoHeader(path.to_owned()));
     }
     Ok(out)
 }
 
 /// Writes through a temporary file and a rename, so a crash never leaves a
 /// half-written list.
-fn write_raw(path: &Path, records: &[Vec<String>]) -> Result<(), String> {
-    let tmp = path.with_extension("csv.tmp");
-    let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
-    {
-        let mut w = csv::WriterBuilder::new()
-            .flexible(true)
-            .from_path(&tmp)
-            .map_err(|e| err(&e))?;
-        for r in records {
-            w.write_record(r).map_err(|e| err(&e))?;
-        }
-        w.flush().map_err(|e| err(&e))?;
+fn write_raw(path: &Path, records: &[Vec<String>]) -> Result<(), Error> {
+    let write = |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    for r in records {
+        w.write_record(r).map_err(write)?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+    let bytes = w
+        .into_inner()
+        .map_err(|e| write(csv::Error::from(e.into_error())))?;
+    Ok(crate::fsx::write_file(path, &bytes)?)
 }
 
 #[cfg(test)]

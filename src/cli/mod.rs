@@ -1,20 +1,20 @@
 //! The command line: argument parsing, the one place that prints errors, and
-//! exit codes. Each subcommand lives in its own file and returns
-//! `Result<ExitCode, Failure>`.
+//! exit codes. Each subcommand lives in its own file: it parses, calls one
+//! use case in `crate::app`, and prints what came back. The exit code of a
+//! failure is the error's own (`app::Error::exit_code`).
 
 mod archive;
 mod build;
 mod check;
-mod due;
 mod new;
 mod preview;
 mod progress;
-mod project;
 mod schedule;
 mod send;
 mod serve;
 mod status;
 mod subscribers;
+mod summary;
 mod unsubscribe;
 
 use std::io::IsTerminal;
@@ -23,25 +23,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::diag::Problems;
-pub use build::files as build_files;
-pub use project::{Built, Project};
-
-/// Exit codes, documented in the README.
-pub mod exit {
-    /// Everything worked (or, for `send --due`, nothing was due).
-    pub const OK: u8 = 0;
-    /// Content, layout or configuration errors: nothing was built or sent.
-    pub const INVALID: u8 = 1;
-    /// Bad command-line usage (clap's own code).
-    pub const USAGE: u8 = 2;
-    /// A send finished, but some recipients failed or were not attempted.
-    pub const SOME_FAILED: u8 = 3;
-    /// Another send holds the lock; nothing was done.
-    pub const LOCKED: u8 = 4;
-    /// `send --due`: the due edition is past its grace window and unsent.
-    pub const PAST_GRACE: u8 = 5;
-}
+use crate::app::{self, Error, Project};
+use crate::config::Env;
 
 #[derive(Debug, Parser)]
 #[command(name = "almanac", version, about = "Compose a twice-weekly newsletter and send it.", long_about = None)]
@@ -85,27 +68,8 @@ pub enum Command {
     Preview(preview::Args),
 }
 
-/// Why a command stopped: problems with files (printed with positions), or a
-/// plain message.
-#[derive(Debug)]
-pub enum Failure {
-    Problems(Problems),
-    Message(String, u8),
-}
-
-impl From<Problems> for Failure {
-    fn from(p: Problems) -> Self {
-        Failure::Problems(p)
-    }
-}
-
-impl From<crate::diag::Problem> for Failure {
-    fn from(p: crate::diag::Problem) -> Self {
-        Failure::Problems(p.into())
-    }
-}
-
-pub type CmdResult = Result<ExitCode, Failure>;
+/// A command's result: the exit code of a finished run, or why it stopped.
+pub type CmdResult = Result<u8, Error>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -123,17 +87,32 @@ pub fn main() -> ExitCode {
         Command::Preview(a) => preview::run(&cli, a),
     };
     match result {
-        Ok(code) => code,
-        Err(Failure::Problems(p)) => {
-            eprint!("{}", p.render(fancy()));
-            eprintln!("{}", summary(&p));
-            ExitCode::from(exit::INVALID)
-        }
-        Err(Failure::Message(m, code)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(code)
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            report(&e);
+            ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Prints an error once: located problems with their summary, or the
+/// message with its cause chain on one line.
+fn report(e: &Error) {
+    match e.problems() {
+        Some(p) => {
+            if let Error::ProblemsIn { context, .. } = e {
+                eprintln!("{context}");
+            }
+            eprint!("{}", p.render(fancy()));
+            eprintln!("{}", app::summary(p));
+        }
+        None => eprintln!("error: {}", crate::send::chain(e)),
+    }
+}
+
+/// The project named by `--config`, with the process environment.
+fn project(cli: &Cli) -> Result<Project, Error> {
+    Project::load(&cli.config, &Env::from_process())
 }
 
 /// Pretty diagnostics with source snippets on a terminal; one line per
@@ -142,11 +121,13 @@ pub fn fancy() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-pub fn summary(p: &Problems) -> String {
-    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    format!(
-        "{}, {}",
-        plural(p.errors(), "error"),
-        plural(p.warnings(), "warning")
-    )
+/// Prints warnings (and errors that did not stop the command).
+fn print_problems(p: &crate::diag::Problems) {
+    if !p.is_empty() {
+        eprint!("{}", p.render(fancy()));
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }

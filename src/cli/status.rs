@@ -1,10 +1,7 @@
-//! `almanac status ISSUE`: delivery counts and failures from the journal.
+//! `almanac status ISSUE`: delivery counts and failures (see `app::status`).
 
-use std::process::ExitCode;
-
-use super::project::Project;
-use super::{Cli, CmdResult, Failure, exit};
-use crate::state::State;
+use super::{Cli, CmdResult};
+use crate::app::{self, exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,29 +13,25 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let project = Project::load(cli)?;
-    let state =
-        State::open(&project.config.paths.state).map_err(|e| Failure::Message(e, exit::INVALID))?;
-    let counts = state
-        .counts(&args.issue)
-        .map_err(|e| Failure::Message(e, exit::INVALID))?;
-    let failures = state
-        .failures(&args.issue)
-        .map_err(|e| Failure::Message(e, exit::INVALID))?;
+    let project = super::project(cli)?;
+    let s = app::status::status(&project, &args.issue)?;
     if args.json {
-        let v = serde_json::json!({ "issue": args.issue, "counts": counts, "failures": failures });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-    } else {
-        println!(
-            "{}: sent {}, failed {}, pending {}",
-            args.issue, counts.sent, counts.failed, counts.pending
-        );
-        for f in &failures {
-            println!(
-                "  failed: {} ({} attempts): {}",
-                f.email, f.attempts, f.reply
-            );
-        }
+        println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        return Ok(exit::OK);
     }
-    Ok(ExitCode::from(exit::OK))
+    let c = &s.counts;
+    println!(
+        "{}: sent {}, failed {}, pending {}",
+        s.issue,
+        c.sent + c.outbox,
+        c.failed,
+        c.pending
+    );
+    for f in &s.failures {
+        println!(
+            "  failed: {} ({} attempts): {}",
+            f.email, f.attempts, f.reply
+        );
+    }
+    Ok(exit::OK)
 }

@@ -1,14 +1,10 @@
-//! `almanac subscribers check|list|add|remove`: the CSV list, checked and
-//! edited without breaking its format.
-
-use std::process::ExitCode;
+//! `almanac subscribers check|list|add|remove` (see `app::subscribers`).
 
 use clap::Subcommand;
 
-use super::project::Project;
-use super::{Cli, CmdResult, Failure, exit};
+use super::{Cli, CmdResult};
+use crate::app::{self, exit};
 use crate::domain::Email;
-use crate::subscribers::{self, Wants};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,7 +20,7 @@ pub enum Action {
     List {
         /// Only those who get this edition.
         #[arg(long)]
-        edition: Option<crate::domain::EditionId>,
+        edition: Option<String>,
     },
     /// Add a subscriber.
     Add {
@@ -41,27 +37,14 @@ pub enum Action {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let project = Project::load(cli)?;
-    let path = project.config.paths.subscribers.clone().ok_or_else(|| {
-        Failure::Message(
-            "no subscriber list: set `paths.subscribers` or ALMANAC_SUBSCRIBERS".into(),
-            exit::INVALID,
-        )
-    })?;
-    let editions: Vec<_> = project.layouts.editions.keys().cloned().collect();
-    let msg = |e: String| Failure::Message(e, exit::INVALID);
+    let project = super::project(cli)?;
     match &args.action {
         Action::Check => {
-            let list = subscribers::load(&path, &editions).map_err(|e| msg(e.to_string()))?;
+            let list = app::subscribers::load(&project)?;
             for e in &list.errors {
                 eprintln!("{e}");
             }
-            for ed in &editions {
-                let n = list
-                    .subscribers
-                    .iter()
-                    .filter(|s| s.wants.includes(ed))
-                    .count();
+            for (ed, n) in app::subscribers::per_edition(&project, &list) {
                 println!("{ed}: {n} subscribers");
             }
             println!(
@@ -69,52 +52,33 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                 list.subscribers.len(),
                 list.errors.len()
             );
-            Ok(ExitCode::from(if list.errors.is_empty() {
+            Ok(if list.errors.is_empty() {
                 exit::OK
             } else {
                 exit::INVALID
-            }))
+            })
         }
         Action::List { edition } => {
-            let list = subscribers::load(&path, &editions).map_err(|e| msg(e.to_string()))?;
-            for s in &list.subscribers {
-                let wants = match &s.wants {
-                    Wants::All => "both".to_string(),
-                    Wants::Some(v) => v.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(";"),
-                };
-                if edition.as_ref().is_some_and(|e| !s.wants.includes(e)) {
-                    continue;
-                }
-                println!(
-                    "{}\t{}\t{}",
-                    s.email,
-                    s.name.as_ref().map_or("", |n| n.as_str()),
-                    wants
-                );
+            let edition = edition.as_deref().map(|e| project.edition(e)).transpose()?;
+            for r in app::subscribers::list(&project, edition.as_ref())? {
+                println!("{}\t{}\t{}", r.email, r.name, r.editions);
             }
-            Ok(ExitCode::from(exit::OK))
+            Ok(exit::OK)
         }
         Action::Add {
             email,
             name,
-            editions: wanted,
+            editions,
         } => {
-            if let Some(n) = name {
-                crate::domain::Line::new(n, "the name", 100).map_err(msg)?;
-            }
             let today = crate::clock::now().format("%Y-%m-%d").to_string();
-            subscribers::parse_wants(wanted, &editions).map_err(msg)?;
-            subscribers::add(&path, email, name.as_deref(), wanted, &today).map_err(msg)?;
+            app::subscribers::add(&project, email, name.as_deref(), editions, &today)?;
             println!("added {email}");
-            Ok(ExitCode::from(exit::OK))
+            Ok(exit::OK)
         }
         Action::Remove { email } => {
-            if subscribers::remove(&path, email).map_err(msg)? {
-                println!("removed {email}");
-                Ok(ExitCode::from(exit::OK))
-            } else {
-                Err(msg(format!("{email} is not on the list")))
-            }
+            app::subscribers::remove(&project, email)?;
+            println!("removed {email}");
+            Ok(exit::OK)
         }
     }
 }

@@ -16,7 +16,7 @@ use toml::Spanned;
 
 use crate::diag::{Problem, Problems, read_text, toml_problem};
 use crate::domain::{EditionId, Email, HttpsUrl, Line, Mailbox, Prose};
-pub use secret::Secret;
+pub use secret::{Password, Secret};
 
 /// Variables an operator may set per machine; read once, in one place.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +27,8 @@ pub struct Env {
     pub state_dir: Option<String>,
     pub unsubscribe_secret: Option<Secret>,
     pub dkim_key: Option<String>,
+    /// The first retry's delay in milliseconds (tests shorten it).
+    pub retry_backoff_ms: Option<u64>,
     /// Any other variable a config names (e.g. `password_env`).
     pub lookup: std::collections::BTreeMap<String, String>,
 }
@@ -41,6 +43,7 @@ impl Env {
             state_dir: get("ALMANAC_STATE_DIR"),
             unsubscribe_secret: get("ALMANAC_UNSUBSCRIBE_SECRET").map(Secret::new),
             dkim_key: get("ALMANAC_DKIM_KEY"),
+            retry_backoff_ms: get("ALMANAC_RETRY_BACKOFF_MS").and_then(|v| v.parse().ok()),
             lookup: std::env::vars().collect(),
         }
     }
@@ -49,6 +52,8 @@ impl Env {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub file: PathBuf,
+    /// The file's text, for problems found after loading.
+    pub source: Arc<str>,
     pub root: PathBuf,
     pub newsletter: Newsletter,
     pub links: Links,
@@ -101,6 +106,8 @@ pub struct Slot {
     pub edition: EditionId,
     pub weekday: Weekday,
     pub time: NaiveTime,
+    /// Where `edition` is written, for problems found later.
+    pub span: std::ops::Range<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +116,8 @@ pub struct SendSettings {
     pub rate_per_second: Option<f64>,
     pub rate_per_hour: Option<u64>,
     pub max_attempts: u32,
+    /// Backoff before the first retry; doubles each time, capped at 30 s.
+    pub first_backoff: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +136,7 @@ pub struct Smtp {
     pub port: u16,
     pub tls: Tls,
     pub user: Option<String>,
-    pub password: Option<Secret>,
+    pub password: Password,
     pub helo: String,
     pub timeout: Duration,
     /// Extra trusted root certificates (PEM), read when the config loads.
@@ -167,11 +176,15 @@ impl Config {
         let newsletter = newsletter(raw.newsletter);
         let paths = paths(&root, raw.paths, env);
         let schedule = raw.schedule.map(|s| v.schedule(s));
-        let send = v.send(raw.send);
+        let mut send = v.send(raw.send);
+        if let Some(ms) = env.retry_backoff_ms {
+            send.first_backoff = Duration::from_millis(ms);
+        }
         let smtp = v.smtp(raw.smtp, env, &newsletter);
         let dkim = raw.dkim.and_then(|d| v.dkim(d, env, &root));
         let config = Config {
             file: path.to_owned(),
+            source: src.clone(),
             root,
             newsletter,
             links: Links {
@@ -190,6 +203,13 @@ impl Config {
     }
 
     /// The web address of an issue in the archive ("view in browser").
+    /// A problem at a schedule slot's `edition`.
+    pub fn slot_problem(&self, slot: &Slot, message: String) -> Problem {
+        Problem::error(&self.file, message)
+            .at(&self.source, slot.span.clone())
+            .hint("each [[schedule.send]] edition needs a file layouts/editions/<edition>.toml (or an embedded default)")
+    }
+
     pub fn web_url(&self, issue: &crate::domain::IssueId) -> String {
         let base = self.links.archive.as_str();
         let sep = if base.ends_with('/') { "" } else { "/" };
@@ -310,10 +330,12 @@ impl Validator<'_> {
                 );
             }
             if let (Some(weekday), Some(time)) = (weekday, time) {
+                let span = slot.edition.span();
                 slots.push(Slot {
                     edition: slot.edition.into_inner(),
                     weekday,
                     time,
+                    span,
                 });
             }
         }
@@ -362,6 +384,7 @@ impl Validator<'_> {
             rate_per_second: (rate > 0.0 && rate.is_finite()).then_some(rate),
             rate_per_hour: (per_hour > 0).then_some(per_hour as u64),
             max_attempts: attempts.clamp(1, 20) as u32,
+            first_backoff: Duration::from_millis(500),
         }
     }
 
@@ -398,7 +421,9 @@ impl Validator<'_> {
         let s = match s {
             Some(s) => s,
             None => {
-                smtp.password = env.smtp_password.clone();
+                if let Some(p) = &env.smtp_password {
+                    smtp.password = Password::Given(p.clone());
+                }
                 return Some(smtp);
             }
         };
@@ -437,22 +462,23 @@ impl Validator<'_> {
         }
         smtp.timeout = Duration::from_secs(secs.clamp(1, 600) as u64);
         smtp.password = if let Some(p) = env.smtp_password.clone() {
-            Some(p)
+            Password::Given(p)
         } else if let Some(var) = &s.password_env {
-            env.lookup.get(var).cloned().map(Secret::new)
+            env.lookup
+                .get(var)
+                .cloned()
+                .map_or(Password::None, |p| Password::Given(Secret::new(p)))
         } else if let Some(cmd) = &s.password_command {
-            match secret::from_command(cmd.get_ref()) {
-                Ok(p) => Some(p),
-                Err(msg) => {
-                    return self.err(
-                        cmd.span(),
-                        msg,
-                        "the command must print the password on standard output and exit 0",
-                    );
-                }
+            if cmd.get_ref().trim().is_empty() {
+                return self.err(
+                    cmd.span(),
+                    "password_command is empty".into(),
+                    "name a command that prints the password on standard output and exits 0",
+                );
             }
+            Password::Command(cmd.get_ref().clone())
         } else {
-            None
+            Password::None
         };
         Some(smtp)
     }
@@ -566,7 +592,7 @@ fn parse_smtp_url(s: &str, allow_plain: bool) -> Result<Smtp, String> {
         port,
         tls,
         user,
-        password: None,
+        password: Password::None,
         helo: String::new(),
         timeout: Duration::from_secs(60),
         tls_ca: None,

@@ -3,7 +3,7 @@
 //! signed headers include List-Unsubscribe and List-Unsubscribe-Post, as
 //! RFC 8058 requires for one-click unsubscribe.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use mail_auth::common::crypto::{Algorithm, Ed25519Key, RsaKey, Sha256, SigningKey};
 use mail_auth::common::headers::{HeaderWriter, Writable};
@@ -27,6 +27,30 @@ pub const SIGNED_HEADERS: [&str; 11] = [
     "MIME-Version",
     "Content-Type",
 ];
+
+/// A key that can't sign, or a signature that failed; each names the file
+/// and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read the DKIM key {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a PEM private key ({detail}); expected `-----BEGIN PRIVATE KEY-----` or `-----BEGIN RSA PRIVATE KEY-----`", path.display())]
+    NotPem { path: PathBuf, detail: String },
+    #[error("{} is not an RSA private key; for an Ed25519 key set `algorithm = \"ed25519-sha256\"`", path.display())]
+    NotRsa { path: PathBuf },
+    #[error("the DKIM key {} has {bits} bits; receivers ignore RSA keys under 1024 bits (use 2048)", path.display())]
+    TooShort { path: PathBuf, bits: usize },
+    #[error("{} must be a PKCS#8 Ed25519 key (`-----BEGIN PRIVATE KEY-----`)", path.display())]
+    NotPkcs8 { path: PathBuf },
+    #[error("DKIM key {}: {detail}", path.display())]
+    BadKey { path: PathBuf, detail: String },
+    #[error("DKIM signing failed: {0}")]
+    Sign(String),
+}
 
 pub enum Signer {
     /// 2048 bits and up: ring, the fast path.
@@ -66,12 +90,15 @@ impl std::fmt::Debug for Signer {
 
 impl Signer {
     /// Loads and checks the key; every failure names the file and the fix.
-    pub fn load(cfg: &Dkim) -> Result<Signer, String> {
+    pub fn load(cfg: &Dkim) -> Result<Signer, Error> {
         let path = &cfg.key_path;
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read the DKIM key {}: {e}", path.display()))?;
-        let der = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
-            format!("{} is not a PEM private key ({e}); expected `-----BEGIN PRIVATE KEY-----` or `-----BEGIN RSA PRIVATE KEY-----`", path.display())
+        let pem = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let der = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| Error::NotPem {
+            path: path.clone(),
+            detail: e.to_string(),
         })?;
         match cfg.algorithm {
             DkimAlgorithm::RsaSha256 => Self::rsa(cfg, path, der),
@@ -79,20 +106,16 @@ impl Signer {
         }
     }
 
-    fn rsa(cfg: &Dkim, path: &Path, der: PrivateKeyDer<'_>) -> Result<Signer, String> {
-        let not_rsa = || {
-            format!(
-                "{} is not an RSA private key; for an Ed25519 key set `algorithm = \"ed25519-sha256\"`",
-                path.display()
-            )
-        };
-        let short = short_rsa(&der).ok_or_else(not_rsa)?;
+    fn rsa(cfg: &Dkim, path: &Path, der: PrivateKeyDer<'_>) -> Result<Signer, Error> {
+        let short = short_rsa(&der).ok_or_else(|| Error::NotRsa {
+            path: path.to_owned(),
+        })?;
         let bits = rsa::traits::PublicKeyParts::size(&short) * 8;
         if bits < 1024 {
-            return Err(format!(
-                "the DKIM key {} has {bits} bits; receivers ignore RSA keys under 1024 bits (use 2048)",
-                path.display()
-            ));
+            return Err(Error::TooShort {
+                path: path.to_owned(),
+                bits,
+            });
         }
         if bits < 2048 {
             return Ok(Signer::ShortRsa(configure(
@@ -100,31 +123,37 @@ impl Signer {
                 cfg,
             )));
         }
-        let key = RsaKey::<Sha256>::from_key_der(der)
-            .map_err(|e| format!("DKIM key {}: {e}", path.display()))?;
+        let key = RsaKey::<Sha256>::from_key_der(der).map_err(|e| Error::BadKey {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })?;
         Ok(Signer::Rsa(configure(key, cfg)))
     }
 
-    fn ed25519(cfg: &Dkim, path: &Path, der: PrivateKeyDer<'_>) -> Result<Signer, String> {
+    fn ed25519(cfg: &Dkim, path: &Path, der: PrivateKeyDer<'_>) -> Result<Signer, Error> {
         let PrivateKeyDer::Pkcs8(p8) = der else {
-            return Err(format!(
-                "{} must be a PKCS#8 Ed25519 key (`-----BEGIN PRIVATE KEY-----`)",
-                path.display()
-            ));
+            return Err(Error::NotPkcs8 {
+                path: path.to_owned(),
+            });
         };
-        let key = Ed25519Key::from_pkcs8_maybe_unchecked_der(p8.secret_pkcs8_der())
-            .map_err(|e| format!("{} is not an Ed25519 key ({e})", path.display()))?;
+        let key =
+            Ed25519Key::from_pkcs8_maybe_unchecked_der(p8.secret_pkcs8_der()).map_err(|e| {
+                Error::BadKey {
+                    path: path.to_owned(),
+                    detail: format!("not an Ed25519 key ({e})"),
+                }
+            })?;
         Ok(Signer::Ed25519(configure(key, cfg)))
     }
 
     /// Signs `message` and returns it with the DKIM-Signature header first.
-    pub fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, String> {
+    pub fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, Error> {
         let sig = match self {
             Signer::Rsa(s) => s.sign(&message),
             Signer::ShortRsa(s) => s.sign(&message),
             Signer::Ed25519(s) => s.sign(&message),
         }
-        .map_err(|e| format!("DKIM signing failed: {e}"))?;
+        .map_err(|e| Error::Sign(e.to_string()))?;
         let header = sig.to_header();
         let mut out = Vec::with_capacity(header.len() + message.len());
         out.extend_from_slice(header.as_bytes());

@@ -2,9 +2,9 @@
 //! will be sent (desktop, phone and dark-mode frames, plain text, headers,
 //! lint) and reloads the open page whenever a source file is saved.
 //!
-//! This module knows HTTP, pages and file watching, not how an issue is
-//! built: the CLI hands it a [`Source`] that renders through the same calls
-//! as `almanac build`, so the preview can never drift from what is sent.
+//! The server knows HTTP, pages and file watching, not how an issue is
+//! built: it asks a [`Source`], and `Live` renders through the application
+//! layer's own build, so the preview can never drift from what is sent.
 //!
 //! * `server`: routes, the render cache, graceful shutdown.
 //! * `watch`: file events → a generation counter the page polls.
@@ -12,6 +12,7 @@
 //! * `frames`: what each frame shows, derived from the built files.
 
 mod frames;
+mod live;
 mod page;
 mod server;
 mod watch;
@@ -22,6 +23,7 @@ use crate::diag::Problems;
 use crate::domain::IssueId;
 use crate::render::lint;
 
+pub use live::Live;
 pub use server::{Options, run};
 
 /// One issue as `almanac build` would write it, plus what `check` reports.

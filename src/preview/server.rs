@@ -38,11 +38,7 @@ pub fn run(options: Options, source: impl Source) -> Result<(), String> {
     if let Err(e) = watch::spawn(source.clone(), generation.clone()) {
         eprintln!("warning: cannot watch the files ({e}); reload the page by hand after saving");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the server: {e}"))?;
+    let runtime = crate::rt::runtime().map_err(|e| format!("cannot start the server: {e}"))?;
     runtime.block_on(serve(options, source, generation))
 }
 
@@ -53,7 +49,7 @@ async fn serve(
 ) -> Result<(), String> {
     // Handlers first: a Ctrl-C right after the URL is printed must already
     // mean a clean stop, not the default kill.
-    let stop = stop_signal().map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    let stop = crate::rt::stop_signal().map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
         .await
         .map_err(|e| {
@@ -321,28 +317,6 @@ async fn not_found(State(app): State<App>) -> Response {
         Html(page::not_found(&version).into_string()),
     )
         .into_response()
-}
-
-/// Resolves on Ctrl-C or SIGTERM. The handlers are registered when this
-/// is called, not when the future is first polled.
-#[cfg(unix)]
-fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }
 
 /// Best effort: a missing browser is a warning, the URL is printed anyway.

@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::transport::Via;
 use crate::state::{Outcome, State};
 
 type Request = (Outcome, oneshot::Sender<Result<(), String>>);
@@ -28,23 +29,27 @@ impl Handle {
     }
 }
 
-/// Starts the writer. It stops when every `Handle` is dropped; join it to
-/// get the state back.
+/// Starts the writer for deliveries of `issue` through `via`. It stops when
+/// every `Handle` is dropped; join it to get the state back.
 pub fn start(
     mut state: State,
     issue: String,
+    via: Via,
     now: impl Fn() -> String + Send + 'static,
 ) -> (Handle, JoinHandle<State>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
+    let via = via.as_stored();
     let thread = std::thread::spawn(move || {
         while let Some(first) = rx.blocking_recv() {
             let mut batch = vec![first];
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
             }
-            let outcomes: Vec<Outcome> = batch.iter().map(|(o, _)| o.clone()).collect();
-            let result = state.record(&issue, &outcomes, &now());
-            for (_, ack) in batch {
+            let (outcomes, acks): (Vec<Outcome>, Vec<_>) = batch.into_iter().unzip();
+            let result = state
+                .record(&issue, &via, &outcomes, &now())
+                .map_err(|e| crate::send::chain(&e));
+            for ack in acks {
                 let _ = ack.send(result.clone());
             }
         }

@@ -1,55 +1,52 @@
-//! Delivery: N workers (one SMTP session each, or the outbox), a shared rate
-//! limit, retries with backoff, and the journal. Workers personalise their
-//! own messages from the issue's `Prepared` bytes, so memory does not grow
-//! with the list. This module gets bytes and addresses, never an `Issue`.
+//! Delivery: N workers (one session each), a shared rate limit, retries
+//! with backoff, a circuit breaker, and the journal. Workers personalise
+//! their own messages from the issue's `Prepared` bytes, so memory does not
+//! grow with the list. This module gets bytes and addresses, never an
+//! `Issue`, and any `Transport` (SMTP, the outbox, the test recorder).
 
 pub mod journal;
+pub mod memory;
 pub mod outbox;
 pub mod rate;
+pub mod reply;
 pub mod smtp;
+pub mod transport;
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use lettre::Address;
 
-use crate::config::Smtp;
 use crate::domain::{Email, Line};
 use crate::mail::dkim::Signer;
 use crate::mail::{Prepared, Recipient, TokenKey};
 use crate::state::{Outcome, Status};
-use smtp::{Attempt, Session};
+pub use reply::Reply;
+pub use transport::{Attempt, Envelope, Session, Transport, TransportError, Via};
 
-/// Where messages go.
-#[derive(Debug, Clone)]
-pub enum Transport {
-    Smtp(Smtp),
-    /// One `.eml` file per message in this folder.
-    Outbox(PathBuf),
-}
-
-impl Transport {
-    pub fn describe(&self) -> String {
-        match self {
-            Transport::Smtp(s) => {
-                let scheme = if s.tls == crate::config::Tls::Implicit {
-                    "smtps"
-                } else {
-                    "smtp"
-                };
-                format!("{scheme}://{}:{}", s.host, s.port)
-            }
-            Transport::Outbox(p) => format!("the outbox {}", p.display()),
-        }
-    }
-}
-
+/// One recipient, with what every attempt needs computed once.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub email: Email,
+    /// `email.key()`: the journal's and the suppressions' identity.
+    pub key: String,
+    /// The envelope recipient, parsed once.
+    pub address: Address,
     pub name: Option<Line>,
+}
+
+impl Target {
+    /// `None` when lettre can't put the address in an envelope.
+    pub fn new(email: Email, name: Option<Line>) -> Option<Target> {
+        let address = email.as_str().parse().ok()?;
+        Some(Target {
+            key: email.key(),
+            email,
+            address,
+            name,
+        })
+    }
 }
 
 pub struct Job {
@@ -61,20 +58,25 @@ pub struct Job {
     pub connections: usize,
     pub max_attempts: u32,
     pub rate: rate::Limiter,
-    pub transport: Transport,
     /// Backoff before the first retry; doubles each time, capped at 30 s.
     pub backoff: Duration,
+    /// Stop after this many recipients in a row failed with the same reply.
+    pub breaker: u32,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Tally {
     pub sent: u64,
     pub failed: Vec<FailedRecipient>,
-    /// Left pending because the transport stopped working.
+    /// Left pending because the run stopped early.
     pub not_attempted: u64,
     pub retries: u64,
-    /// Why workers stopped early, if they did.
+    /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
+    /// Hard bounces to suppress: refusals of a mailbox, minus those the
+    /// circuit breaker judged systemic.
+    #[serde(skip)]
+    pub hard_bounces: Vec<(String, String)>,
     pub elapsed_seconds: f64,
 }
 
@@ -82,6 +84,9 @@ pub struct Tally {
 pub struct FailedRecipient {
     pub email: String,
     pub reply: String,
+    /// The reply's code and enhanced code, e.g. `550 5.1.1`; what the
+    /// summary groups failures by.
+    pub kind: String,
     pub attempts: u32,
     pub suppressed: bool,
 }
@@ -91,33 +96,45 @@ pub trait Observer: Send + Sync {
     fn finished(&self, sent: bool);
 }
 
-/// Runs the job to the end. `journal` is absent for proofs.
-pub async fn run(job: Job, journal: Option<journal::Handle>, observer: Arc<dyn Observer>) -> Tally {
+/// An observer that hears nothing.
+pub struct Quiet;
+impl Observer for Quiet {
+    fn finished(&self, _sent: bool) {}
+}
+
+/// Runs the job to the end (or until the transport is unusable, or the
+/// breaker trips). `journal` is absent for proofs.
+pub async fn run<T: Transport>(
+    job: Job,
+    transport: Arc<T>,
+    journal: Option<journal::Handle>,
+    observer: Arc<dyn Observer>,
+) -> Tally {
     let start = Instant::now();
-    let job = Arc::new(job);
-    let next = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let workers = job.connections.min(job.targets.len()).max(1);
-    let mut handles = Vec::new();
-    for _ in 0..workers {
-        let w = Worker {
-            job: job.clone(),
-            next: next.clone(),
-            stop: stop.clone(),
-            journal: journal.clone(),
-            observer: observer.clone(),
-        };
-        handles.push(tokio::spawn(w.run()));
-    }
+    let shared = Arc::new(Shared {
+        job,
+        transport,
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        streak: Mutex::new(Streak::default()),
+        journal,
+        observer,
+    });
+    let workers = shared.job.connections.min(shared.job.targets.len()).max(1);
+    let handles: Vec<_> = (0..workers)
+        .map(|_| tokio::spawn(Worker::new(shared.clone()).run()))
+        .collect();
     let mut tally = Tally::default();
+    let mut bounces = Vec::new();
     let mut done = 0u64;
     for h in handles {
         match h.await {
-            Ok(t) => {
+            Ok((t, b)) => {
                 done += t.sent + t.failed.len() as u64;
                 tally.sent += t.sent;
                 tally.retries += t.retries;
                 tally.failed.extend(t.failed);
+                bounces.extend(b);
                 if tally.aborted.is_none() {
                     tally.aborted = t.aborted;
                 }
@@ -125,22 +142,91 @@ pub async fn run(job: Job, journal: Option<journal::Handle>, observer: Arc<dyn O
             Err(e) => tally.aborted = Some(format!("a worker crashed: {e}")),
         }
     }
-    tally.not_attempted = (job.targets.len() as u64).saturating_sub(done);
+    let tripped = shared.tripped();
+    if let Some((kind, reason)) = &tripped {
+        tally.aborted = Some(reason.clone());
+        bounces.retain(|b: &Bounce| &b.kind != kind);
+    }
+    for f in &mut tally.failed {
+        f.suppressed = bounces.iter().any(|b| b.email == f.email);
+    }
+    tally.hard_bounces = bounces.into_iter().map(|b| (b.key, b.reply)).collect();
+    tally.not_attempted = (shared.job.targets.len() as u64).saturating_sub(done);
     tally.failed.sort_by(|a, b| a.email.cmp(&b.email));
     tally.elapsed_seconds = start.elapsed().as_secs_f64();
     tally
 }
 
-struct Worker {
-    job: Arc<Job>,
-    next: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
+struct Shared<T> {
+    job: Job,
+    transport: Arc<T>,
+    next: AtomicUsize,
+    stop: AtomicBool,
+    streak: Mutex<Streak>,
     journal: Option<journal::Handle>,
     observer: Arc<dyn Observer>,
 }
 
-/// The worker's SMTP session, if it has one (boxed: it is large).
-type Conn = Option<Box<Session>>;
+/// Consecutive failures with the same reply, over all workers. When a
+/// whole list is refused the same way, the problem is the sender or the
+/// relay, not the recipients: stop, and suppress nobody on that evidence.
+#[derive(Default)]
+struct Streak {
+    kind: String,
+    reply: String,
+    count: u32,
+    tripped: Option<(String, String)>,
+}
+
+/// A refused mailbox, to be suppressed unless the refusal was systemic.
+struct Bounce {
+    email: String,
+    key: String,
+    kind: String,
+    reply: String,
+}
+
+impl<T> Shared<T> {
+    fn tripped(&self) -> Option<(String, String)> {
+        self.streak
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .tripped
+            .clone()
+    }
+
+    /// Feeds one finished recipient to the breaker; true when it trips.
+    fn observe(&self, failure: Option<(&Reply, bool)>) -> bool {
+        let mut s = self.streak.lock().unwrap_or_else(PoisonError::into_inner);
+        if s.tripped.is_some() {
+            return true;
+        }
+        let Some((reply, gave_up)) = failure else {
+            s.count = 0;
+            return false;
+        };
+        let kind = reply.kind();
+        if s.count > 0 && s.kind == kind {
+            s.count += 1;
+        } else {
+            s.kind = kind.clone();
+            s.reply = reply.to_string();
+            s.count = 1;
+        }
+        let policy = reply.is_permanent() && reply.is_policy() && !gave_up;
+        if policy || s.count >= self.job.breaker {
+            let reason = if policy {
+                format!("the server refused the message on policy grounds ({reply})")
+            } else {
+                format!("the server refused {} in a row with {}", s.count, s.reply)
+            };
+            s.tripped = Some((kind, reason));
+            self.stop.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+}
 
 /// One recipient's finished message, built off the async threads.
 struct Message {
@@ -159,7 +245,7 @@ impl Job {
         };
         let personal = self.prepared.personalise(&recipient, &self.key);
         let bytes = match &self.dkim {
-            Some(s) => s.sign(personal.bytes)?,
+            Some(s) => s.sign(personal.bytes).map_err(|e| e.to_string())?,
             None => personal.bytes,
         };
         Ok(Message {
@@ -168,182 +254,228 @@ impl Job {
             bytes,
         })
     }
+
+    fn backoff(&self, attempts: u32) -> Duration {
+        self.backoff
+            .saturating_mul(1 << (attempts - 1).min(8))
+            .min(Duration::from_secs(30))
+    }
 }
 
-impl Worker {
+/// How one recipient ended.
+struct Delivered {
+    message_id: String,
+    status: Status,
+    attempts: u32,
+    reply: Reply,
+    /// Gave up after retries (4xx or broken sessions), as opposed to a
+    /// permanent refusal.
+    gave_up: bool,
+    at_rcpt: bool,
+}
+
+struct Worker<T: Transport> {
+    shared: Arc<Shared<T>>,
+    session: Option<T::Session>,
+    tally: Tally,
+    bounces: Vec<Bounce>,
+}
+
+impl<T: Transport> Worker<T> {
+    fn new(shared: Arc<Shared<T>>) -> Self {
+        Worker {
+            shared,
+            session: None,
+            tally: Tally::default(),
+            bounces: Vec::new(),
+        }
+    }
+
     fn claim(&self) -> Option<usize> {
-        if self.stop.load(Ordering::Relaxed) {
+        if self.shared.stop.load(Ordering::Relaxed) {
             return None;
         }
-        let i = self.next.fetch_add(1, Ordering::Relaxed);
-        (i < self.job.targets.len()).then_some(i)
+        let i = self.shared.next.fetch_add(1, Ordering::Relaxed);
+        (i < self.shared.job.targets.len()).then_some(i)
     }
 
     /// Builds a message on the blocking pool: DKIM signing takes most of a
     /// millisecond, which would stall the other sessions on this thread.
     fn build_ahead(&self, index: usize) -> tokio::task::JoinHandle<Result<Message, String>> {
-        let job = self.job.clone();
-        tokio::task::spawn_blocking(move || job.build(index))
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || shared.job.build(index))
     }
 
-    async fn run(self) -> Tally {
-        let mut tally = Tally::default();
-        let mut conn: Conn = None;
+    async fn run(mut self) -> (Tally, Vec<Bounce>) {
         let mut ahead = self.claim().map(|i| self.build_ahead(i));
         while let Some(building) = ahead.take() {
             let message = match building.await {
                 Ok(Ok(m)) => m,
-                Ok(Err(e)) => return self.abort(tally, e, conn).await,
-                Err(e) => {
-                    return self
-                        .abort(tally, format!("building a message failed: {e}"), conn)
-                        .await;
-                }
+                Ok(Err(e)) => return self.abort(e).await,
+                Err(e) => return self.abort(format!("building a message failed: {e}")).await,
             };
             // The next message is built while this one is on the wire. If the
             // run stops first, its recipient simply stays pending.
             ahead = self.claim().map(|i| self.build_ahead(i));
-            let target = &self.job.targets[message.index];
-            let outcome = match self.deliver(target, message, &mut conn, &mut tally).await {
-                Ok(o) => o,
+            let index = message.index;
+            let delivered = match self.deliver(message).await {
+                Ok(d) => d,
                 // The transport is gone: leave this one pending and stop.
-                Err(reason) => return self.abort(tally, reason, conn).await,
+                Err(reason) => return self.abort(reason).await,
             };
-            let sent = outcome.status == Status::Sent;
-            if let Some(j) = &self.journal
-                && let Err(e) = j.record(outcome.clone()).await
-            {
-                // The message went out but its record did not: count it as
-                // sent so the summary is truthful.
-                if sent {
-                    tally.sent += 1;
-                }
-                return self.abort(tally, e, conn).await;
+            if let Err(e) = self.record(index, delivered).await {
+                return self.abort(e).await;
             }
-            if sent {
-                tally.sent += 1;
-            } else {
-                tally.failed.push(FailedRecipient {
+        }
+        self.close().await;
+        (self.tally, self.bounces)
+    }
+
+    /// Journals one recipient's outcome (waiting for the commit), then
+    /// counts it.
+    async fn record(&mut self, index: usize, d: Delivered) -> Result<(), String> {
+        let shared = self.shared.clone();
+        let target = &shared.job.targets[index];
+        let sent = d.status == Status::Sent;
+        if let Some(j) = &shared.journal {
+            let outcome = Outcome {
+                email_key: target.key.clone(),
+                status: d.status,
+                attempts: d.attempts,
+                reply: d.reply.to_string(),
+                message_id: d.message_id.clone(),
+            };
+            if let Err(e) = j.record(outcome).await {
+                // The message went out but its record did not: count it
+                // as sent so the summary is truthful.
+                if sent {
+                    self.tally.sent += 1;
+                }
+                return Err(e);
+            }
+        }
+        if sent {
+            self.tally.sent += 1;
+            shared.observe(None);
+        } else {
+            let kind = d.reply.kind();
+            if d.at_rcpt && d.reply.is_hard_bounce() {
+                self.bounces.push(Bounce {
                     email: target.email.to_string(),
-                    reply: outcome.reply.clone(),
-                    attempts: outcome.attempts,
-                    suppressed: outcome.suppress.is_some(),
+                    key: target.key.clone(),
+                    kind: kind.clone(),
+                    reply: d.reply.to_string(),
                 });
             }
-            self.observer.finished(sent);
+            self.tally.failed.push(FailedRecipient {
+                email: target.email.to_string(),
+                reply: if d.gave_up {
+                    format!("gave up after {} attempts: {}", d.attempts, d.reply)
+                } else {
+                    d.reply.to_string()
+                },
+                kind,
+                attempts: d.attempts,
+                suppressed: false,
+            });
+            shared.observe(Some((&d.reply, d.gave_up)));
         }
-        if let Some(s) = conn {
-            s.quit().await;
-        }
-        tally
+        shared.observer.finished(sent);
+        Ok(())
     }
 
     /// Stops every worker after a failure that is not one recipient's.
-    async fn abort(&self, mut tally: Tally, reason: String, conn: Conn) -> Tally {
-        self.stop.store(true, Ordering::Relaxed);
-        tally.aborted = Some(reason);
-        if let Some(s) = conn {
+    async fn abort(mut self, reason: String) -> (Tally, Vec<Bounce>) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.tally.aborted = Some(reason);
+        self.close().await;
+        (self.tally, self.bounces)
+    }
+
+    async fn close(&mut self) {
+        if let Some(s) = self.session.take() {
             s.quit().await;
         }
-        tally
     }
 
     /// Delivers one message with retries. `Err` means the transport is
     /// unusable (cannot connect at all, disk full): stop the run.
-    async fn deliver(
-        &self,
-        t: &Target,
-        message: Message,
-        conn: &mut Conn,
-        tally: &mut Tally,
-    ) -> Result<Outcome, String> {
-        let job = &self.job;
-        let Message {
-            message_id, bytes, ..
-        } = message;
-        let outcome = |status, attempts, reply: String, suppress| Outcome {
-            email_key: t.email.key(),
-            status,
-            attempts,
-            reply,
-            message_id: message_id.clone(),
-            suppress,
+    async fn deliver(&mut self, message: Message) -> Result<Delivered, String> {
+        let shared = self.shared.clone();
+        let job = &shared.job;
+        let envelope = Envelope {
+            from: &job.envelope_from,
+            to: &job.targets[message.index].address,
+            message_id: &message.message_id,
         };
         job.rate.wait().await;
-        match &job.transport {
-            Transport::Outbox(dir) => {
-                outbox::write(dir, &message_id, &bytes)?;
-                Ok(outcome(
-                    Status::Sent,
-                    1,
-                    "written to the outbox".into(),
-                    None,
-                ))
-            }
-            Transport::Smtp(cfg) => {
-                let to: Address = t.email.as_str().parse().map_err(|e| format!("{e}"))?;
-                let mut attempts = 0;
-                loop {
-                    attempts += 1;
-                    let attempt = match self.session(cfg, conn).await {
-                        Ok(s) => s.send(&job.envelope_from, &to, &bytes).await,
-                        Err(e) if attempts >= job.max_attempts => {
-                            return Err(format!("giving up after {attempts} attempts: {e}"));
-                        }
-                        Err(e) => Attempt::Broken(e),
-                    };
-                    let last = attempts >= job.max_attempts;
-                    match attempt {
-                        Attempt::Accepted(reply) => {
-                            return Ok(outcome(Status::Sent, attempts, reply, None));
-                        }
-                        Attempt::Rejected { reply, at_rcpt } => {
-                            let suppress = (at_rcpt && smtp::is_hard_bounce(&reply))
-                                .then(|| "bounced".to_string());
-                            self.drop_if_broken(conn);
-                            return Ok(outcome(Status::Failed, attempts, reply, suppress));
-                        }
-                        Attempt::Deferred(reply) | Attempt::Broken(reply) if last => {
-                            *conn = None;
-                            return Ok(outcome(
-                                Status::Failed,
-                                attempts,
-                                format!("gave up after {attempts} attempts: {reply}"),
-                                None,
-                            ));
-                        }
-                        Attempt::Deferred(_) => self.drop_if_broken(conn),
-                        Attempt::Broken(_) => *conn = Conn::None,
-                    }
-                    tally.retries += 1;
-                    let wait = job
-                        .backoff
-                        .saturating_mul(1 << (attempts - 1).min(8))
-                        .min(Duration::from_secs(30));
-                    tokio::time::sleep(wait).await;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let last = attempts >= job.max_attempts;
+            let attempt = match self.session().await {
+                Ok(s) => s.send(&envelope, &message.bytes).await,
+                Err(e) if last => {
+                    return Err(format!(
+                        "giving up after {attempts} attempts: {}",
+                        chain(&e)
+                    ));
                 }
+                Err(e) => Attempt::Broken(chain(&e)),
+            };
+            let done = |status, reply, gave_up, at_rcpt| Delivered {
+                message_id: message.message_id.clone(),
+                status,
+                attempts,
+                reply,
+                gave_up,
+                at_rcpt,
+            };
+            match attempt {
+                Attempt::Accepted(reply) => return Ok(done(Status::Sent, reply, false, false)),
+                Attempt::Rejected { reply, at_rcpt } => {
+                    self.drop_if_broken();
+                    return Ok(done(Status::Failed, reply, false, at_rcpt));
+                }
+                Attempt::Unusable(reason) => return Err(reason),
+                Attempt::Deferred(reply) if last => {
+                    self.session = None;
+                    return Ok(done(Status::Failed, reply, true, false));
+                }
+                Attempt::Broken(why) if last => {
+                    self.session = None;
+                    return Ok(done(Status::Failed, Reply::new(421, why), true, false));
+                }
+                Attempt::Deferred(_) => self.drop_if_broken(),
+                Attempt::Broken(_) => self.session = None,
             }
+            self.tally.retries += 1;
+            tokio::time::sleep(job.backoff(attempts)).await;
         }
     }
 
-    async fn session<'c>(&self, cfg: &Smtp, conn: &'c mut Conn) -> Result<&'c mut Session, String> {
-        if conn.is_none() {
-            *conn = Some(Box::new(Session::connect(cfg).await?));
+    async fn session(&mut self) -> Result<&mut T::Session, TransportError> {
+        if self.session.is_none() {
+            self.session = Some(self.shared.transport.connect().await?);
         }
-        Ok(conn.as_mut().expect("connected above"))
+        Ok(self.session.as_mut().expect("connected above"))
     }
 
-    fn drop_if_broken(&self, conn: &mut Conn) {
-        if conn.as_ref().is_some_and(|s| s.is_broken()) {
-            *conn = None;
+    fn drop_if_broken(&mut self) {
+        if self.session.as_ref().is_some_and(|s| s.is_broken()) {
+            self.session = None;
         }
     }
 }
 
-/// Checks that the server is reachable and accepts our login before anything
-/// is queued, so a wrong host or password sends nothing and fails fast.
-pub async fn preflight(cfg: &Smtp) -> Result<(), String> {
-    let s = Session::connect(cfg).await?;
-    s.quit().await;
-    Ok(())
+/// An error and its causes on one line, as `main` prints them.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }

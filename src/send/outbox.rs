@@ -1,8 +1,63 @@
 //! The outbox transport: each message becomes `<dir>/<message-id>.eml`,
 //! written to a temporary name and renamed, so a crash never leaves half a
-//! message. The default when no SMTP server is configured.
+//! message. For previews and local runs: the journal records these
+//! deliveries as the outbox's, never as sent to anybody.
 
 use std::path::{Path, PathBuf};
+
+use super::reply::Reply;
+use super::transport::{Attempt, Envelope, Session, Transport, TransportError, Via};
+
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    dir: PathBuf,
+}
+
+impl Outbox {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Outbox { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Transport for Outbox {
+    type Session = Outbox;
+
+    fn via(&self) -> Via {
+        Via::Outbox
+    }
+
+    fn describe(&self) -> String {
+        format!("the outbox {}", self.dir.display())
+    }
+
+    async fn connect(&self) -> Result<Outbox, TransportError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| TransportError::Outbox {
+            path: self.dir.clone(),
+            source,
+        })?;
+        Ok(self.clone())
+    }
+}
+
+impl Session for Outbox {
+    async fn send(&mut self, envelope: &Envelope<'_>, message: &[u8]) -> Attempt {
+        let path = self.dir.join(file_name(envelope.message_id));
+        match crate::fsx::write_file(&path, message) {
+            Ok(()) => Attempt::Accepted(Reply::new(250, "written to the outbox")),
+            Err(e) => Attempt::Unusable(format!("{e}: {}", e.source)),
+        }
+    }
+
+    fn is_broken(&self) -> bool {
+        false
+    }
+
+    async fn quit(self) {}
+}
 
 /// A file name from a Message-ID: `<a.b@c>` → `a.b@c.eml`.
 pub fn file_name(message_id: &str) -> String {
@@ -18,16 +73,6 @@ pub fn file_name(message_id: &str) -> String {
         })
         .collect();
     format!("{clean}.eml")
-}
-
-pub fn write(dir: &Path, message_id: &str, bytes: &[u8]) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create the outbox {}: {e}", dir.display()))?;
-    let path = dir.join(file_name(message_id));
-    let tmp = dir.join(format!(".{}.tmp", file_name(message_id)));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path)
 }
 
 #[cfg(test)]

@@ -12,80 +12,136 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::response::Response;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
 
-use crate::config::{Smtp, Tls};
+use super::reply::Reply;
+use super::transport::{Attempt, Envelope, Transport, TransportError, Via};
+use crate::config::{Secret, Smtp, Tls};
 
-/// How a message attempt ended, classified for retry decisions.
-#[derive(Debug, Clone)]
-pub enum Attempt {
-    /// The server accepted the message (its reply).
-    Accepted(String),
-    /// 5xx: do not retry. `at_rcpt` when the recipient itself was refused.
-    Rejected { reply: String, at_rcpt: bool },
-    /// 4xx: retry later on the same or a new connection.
-    Deferred(String),
-    /// The connection broke or timed out: reconnect and retry.
-    Broken(String),
+/// An SMTP server as a transport. The password (which may come from a
+/// command) is resolved at the first connection and kept for the others.
+pub struct SmtpTransport {
+    cfg: Smtp,
+    password: OnceCell<Option<Secret>>,
 }
 
-pub struct Session {
-    conn: AsyncSmtpConnection,
-    timeout: Duration,
-}
-
-impl Session {
-    pub async fn connect(cfg: &Smtp) -> Result<Session, String> {
-        let fut = Self::connect_inner(cfg);
-        tokio::time::timeout(cfg.timeout, fut)
-            .await
-            .map_err(|_| format!("timed out connecting to {}:{}", cfg.host, cfg.port))?
+impl SmtpTransport {
+    pub fn new(cfg: Smtp) -> Self {
+        SmtpTransport {
+            cfg,
+            password: OnceCell::new(),
+        }
     }
 
-    async fn connect_inner(cfg: &Smtp) -> Result<Session, String> {
+    pub fn config(&self) -> &Smtp {
+        &self.cfg
+    }
+
+    fn server(&self) -> String {
+        format!("{}:{}", self.cfg.host, self.cfg.port)
+    }
+
+    async fn password(&self) -> Result<Option<Secret>, TransportError> {
+        self.password
+            .get_or_try_init(|| async {
+                let source = self.cfg.password.clone();
+                tokio::task::spawn_blocking(move || source.resolve())
+                    .await
+                    .unwrap_or(Ok(None))
+                    .map_err(TransportError::from)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Connects and logs in once, then says goodbye: a wrong host,
+    /// certificate or password fails here, before anything is queued.
+    pub async fn preflight(&self) -> Result<(), TransportError> {
+        let s = self.connect().await?;
+        super::transport::Session::quit(s).await;
+        Ok(())
+    }
+}
+
+impl Transport for SmtpTransport {
+    type Session = Session;
+
+    fn via(&self) -> Via {
+        Via::Smtp(self.server())
+    }
+
+    fn describe(&self) -> String {
+        let scheme = if self.cfg.tls == Tls::Implicit {
+            "smtps"
+        } else {
+            "smtp"
+        };
+        format!("{scheme}://{}", self.server())
+    }
+
+    async fn connect(&self) -> Result<Session, TransportError> {
+        let timeout = self.cfg.timeout;
+        tokio::time::timeout(timeout, self.open())
+            .await
+            .map_err(|_| TransportError::Timeout {
+                server: self.server(),
+                step: "connecting to",
+                seconds: timeout.as_secs(),
+            })?
+    }
+}
+
+impl SmtpTransport {
+    async fn open(&self) -> Result<Session, TransportError> {
+        let cfg = &self.cfg;
+        let server = self.server();
         let tcp = TcpStream::connect((cfg.host.as_str(), cfg.port))
             .await
-            .map_err(|e| format!("cannot connect to {}:{}: {e}", cfg.host, cfg.port))?;
+            .map_err(|source| TransportError::Connect {
+                server: server.clone(),
+                source,
+            })?;
         tcp.set_nodelay(true)
-            .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
+            .map_err(|source| TransportError::Connect {
+                server: server.clone(),
+                source,
+            })?;
         let hello = ClientId::Domain(cfg.helo.clone());
         let stream: Box<dyn AsyncTokioStream> = match cfg.tls {
-            Tls::Implicit => Box::new(implicit_tls(tcp, &cfg.host, cfg.tls_ca.as_deref()).await?),
+            Tls::Implicit => Box::new(implicit_tls(tcp, cfg).await?),
             Tls::None | Tls::StartTls => Box::new(tcp),
         };
         let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &hello)
             .await
-            .map_err(|e| format!("SMTP greeting from {}:{} failed: {e}", cfg.host, cfg.port))?;
+            .map_err(|e| session_error(&server, e))?;
         if cfg.tls == Tls::StartTls {
             if !conn.can_starttls() {
-                return Err(format!(
-                    "{} does not offer STARTTLS, and the URL requires TLS",
-                    cfg.host
-                ));
+                return Err(TransportError::NoStartTls { server });
             }
             let params = starttls_parameters(cfg)?;
             conn.starttls(params, &hello)
                 .await
-                .map_err(|e| format!("STARTTLS with {} failed: {e}", cfg.host))?;
+                .map_err(|e| TransportError::Tls {
+                    server: server.clone(),
+                    what: "STARTTLS",
+                    source: Box::new(e),
+                })?;
         }
         if let Some(user) = &cfg.user {
-            let password = cfg.password.as_ref().ok_or(
-                "the SMTP URL names a user but no password is set (ALMANAC_SMTP_PASSWORD)",
-            )?;
+            let password = self.password().await?.ok_or(TransportError::NoPassword)?;
             let creds = Credentials::new(user.clone(), password.expose().to_owned());
             conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
                 .await
-                .map_err(|e| {
-                    format!(
-                        "SMTP authentication as {user} failed: {}",
-                        redact(&e.to_string(), password.expose())
-                    )
+                .map_err(|e| TransportError::Auth {
+                    user: user.clone(),
+                    detail: redact(&e.to_string(), password.expose()),
                 })?;
         }
         Ok(Session {
@@ -93,29 +149,58 @@ impl Session {
             timeout: cfg.timeout,
         })
     }
+}
 
+/// A failure while greeting: the server's own refusal (a 554 banner), or a
+/// protocol or network error.
+fn session_error(server: &str, e: lettre::transport::smtp::Error) -> TransportError {
+    match Reply::from_error(&e) {
+        Some(reply) => TransportError::Refused {
+            server: server.to_owned(),
+            reply,
+        },
+        None => TransportError::Protocol {
+            server: server.to_owned(),
+            source: e,
+        },
+    }
+}
+
+pub struct Session {
+    conn: AsyncSmtpConnection,
+    timeout: Duration,
+}
+
+type Step = Result<Result<Response, lettre::transport::smtp::Error>, tokio::time::error::Elapsed>;
+
+/// A command's result as an attempt: a reply, or why there was none.
+fn step(r: Step, at_rcpt: bool) -> Result<Response, Attempt> {
+    match r {
+        Err(_) => Err(Attempt::Broken("timed out waiting for the server".into())),
+        Ok(Err(e)) => Err(classify(&e, at_rcpt)),
+        Ok(Ok(resp)) => Ok(resp),
+    }
+}
+
+impl super::transport::Session for Session {
     /// One transaction: MAIL, RCPT, DATA, the bytes.
-    pub async fn send(&mut self, from: &Address, to: &Address, message: &[u8]) -> Attempt {
+    async fn send(&mut self, envelope: &Envelope<'_>, message: &[u8]) -> Attempt {
         let t = self.timeout;
-        let step = |r: Result<
-            Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error>,
-            tokio::time::error::Elapsed,
-        >| match r {
-            Err(_) => Err(Attempt::Broken("timed out waiting for the server".into())),
-            Ok(Err(e)) => Err(classify(&e, false)),
-            Ok(Ok(resp)) => Ok(resp),
-        };
+        let mail = Mail::new(Some(envelope.from.clone()), vec![]);
         if let Err(a) = step(
-            tokio::time::timeout(t, self.conn.command(Mail::new(Some(from.clone()), vec![]))).await,
+            tokio::time::timeout(t, self.conn.command(mail)).await,
+            false,
         ) {
             return self.after_failure(a).await;
         }
-        match tokio::time::timeout(t, self.conn.command(Rcpt::new(to.clone(), vec![]))).await {
-            Ok(Err(e)) => return self.after_failure(classify(&e, true)).await,
-            Err(_) => return Attempt::Broken("timed out waiting for the server".into()),
-            Ok(Ok(_)) => {}
+        let rcpt = Rcpt::new(envelope.to.clone(), vec![]);
+        if let Err(a) = step(tokio::time::timeout(t, self.conn.command(rcpt)).await, true) {
+            return self.after_failure(a).await;
         }
-        if let Err(a) = step(tokio::time::timeout(t, self.conn.command(Data)).await) {
+        if let Err(a) = step(
+            tokio::time::timeout(t, self.conn.command(Data)).await,
+            false,
+        ) {
             return self.after_failure(a).await;
         }
         // The payload goes through `command`, which writes any text and reads
@@ -129,39 +214,45 @@ impl Session {
             }
             _ => tokio::time::timeout(t * 2, self.conn.message(message)).await,
         };
-        match step(sent) {
-            Ok(resp) => Attempt::Accepted(reply_text(&resp)),
+        match step(sent, false) {
+            Ok(resp) => Attempt::Accepted(Reply::from_response(&resp)),
             // After a reply to the message itself the transaction is over;
             // no RSET is needed, but the session stays usable.
             Err(a) => a,
         }
     }
 
+    fn is_broken(&self) -> bool {
+        self.conn.has_broken()
+    }
+
+    async fn quit(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.quit()).await;
+    }
+}
+
+impl Session {
     /// Resets the transaction after a refused command, so the session can
     /// carry on; a failed reset turns into a broken connection.
     async fn after_failure(&mut self, a: Attempt) -> Attempt {
         if matches!(a, Attempt::Broken(_)) {
+            // The caller drops the session; a QUIT to a stalled server
+            // would only wait again.
             return a;
         }
         match tokio::time::timeout(self.timeout, self.conn.command(Rset)).await {
             Ok(Ok(_)) => a,
-            _ => match a {
-                // Keep the classification, but make sure the caller reconnects.
-                Attempt::Rejected { reply, at_rcpt } => {
-                    self.conn.abort().await;
-                    Attempt::Rejected { reply, at_rcpt }
+            _ => {
+                // Keep the classification, but make sure the caller
+                // reconnects (abort marks the session broken; its QUIT gets
+                // a short leash).
+                let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.abort()).await;
+                match a {
+                    Attempt::Deferred(r) => Attempt::Broken(format!("{r}; the reset failed too")),
+                    other => other,
                 }
-                other => Attempt::Broken(format!("{other:?}; the reset failed too")),
-            },
+            }
         }
-    }
-
-    pub fn is_broken(&self) -> bool {
-        self.conn.has_broken()
-    }
-
-    pub async fn quit(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.quit()).await;
     }
 }
 
@@ -201,41 +292,11 @@ pub fn dot_stuff(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-fn reply_text(r: &lettre::transport::smtp::response::Response) -> String {
-    let lines: Vec<&str> = r.message().collect();
-    format!("{} {}", r.code(), lines.join(" "))
-}
-
 fn classify(e: &lettre::transport::smtp::Error, at_rcpt: bool) -> Attempt {
-    let text = e.to_string();
-    if e.is_permanent() {
-        Attempt::Rejected {
-            reply: text,
-            at_rcpt,
-        }
-    } else if e.is_transient() {
-        Attempt::Deferred(text)
-    } else {
-        Attempt::Broken(text)
-    }
-}
-
-/// Is this permanent refusal of a recipient (at RCPT) a hard bounce, worth
-/// suppressing? Yes, unless the enhanced status code says it is about the
-/// sender or the session rather than the mailbox: policy (5.7.x), network
-/// (5.4.x) and protocol (5.5.x) refusals only fail the message. Without an
-/// enhanced code, 550/551/553 are the classic "no such user" replies.
-pub fn is_hard_bounce(reply: &str) -> bool {
-    let code = reply
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 3)
-        .unwrap_or("");
-    let enhanced = reply
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ':')
-        .find(|w| w.len() >= 5 && w.starts_with("5.") && w[2..].contains('.'));
-    match enhanced {
-        Some(e) => !(e.starts_with("5.7.") || e.starts_with("5.4.") || e.starts_with("5.5.")),
-        None => matches!(code, "550" | "551" | "553"),
+    match Reply::from_error(e) {
+        Some(reply) if reply.is_permanent() => Attempt::Rejected { reply, at_rcpt },
+        Some(reply) => Attempt::Deferred(reply),
+        None => Attempt::Broken(e.to_string()),
     }
 }
 
@@ -247,44 +308,61 @@ fn redact(s: &str, secret: &str) -> String {
     }
 }
 
+fn tls_error(
+    cfg: &Smtp,
+    what: &'static str,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> TransportError {
+    let server = format!("{}:{}", cfg.host, cfg.port);
+    move |source| TransportError::Tls {
+        server,
+        what,
+        source,
+    }
+}
+
 /// lettre's STARTTLS settings: the webpki roots, plus the configured CA.
-fn starttls_parameters(cfg: &Smtp) -> Result<TlsParameters, String> {
+fn starttls_parameters(cfg: &Smtp) -> Result<TlsParameters, TransportError> {
     let mut b = TlsParameters::builder(cfg.host.clone());
     if let Some(pem) = &cfg.tls_ca {
         let ca = lettre::transport::smtp::client::Certificate::from_pem(pem)
-            .map_err(|e| format!("the tls_ca certificate: {e}"))?;
+            .map_err(|e| tls_error(cfg, "reading the tls_ca certificate")(Box::new(e)))?;
         b = b.add_root_certificate(ca);
     }
-    b.build_rustls().map_err(|e| format!("TLS setup: {e}"))
+    b.build_rustls()
+        .map_err(|e| tls_error(cfg, "setting up TLS")(Box::new(e)))
 }
 
 /// TLS from the first byte (smtps), verified against the webpki roots and
 /// the configured CA.
-async fn implicit_tls(tcp: TcpStream, host: &str, ca: Option<&[u8]>) -> Result<TlsStream, String> {
+async fn implicit_tls(tcp: TcpStream, cfg: &Smtp) -> Result<TlsStream, TransportError> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let ca = cfg.tls_ca.as_deref();
     for cert in ca.map(CertificateDer::pem_slice_iter).into_iter().flatten() {
-        let cert = cert.map_err(|e| format!("the tls_ca certificate: {e}"))?;
+        let cert =
+            cert.map_err(|e| tls_error(cfg, "reading the tls_ca certificate")(Box::new(e)))?;
         roots
             .add(cert)
-            .map_err(|e| format!("the tls_ca certificate: {e}"))?;
+            .map_err(|e| tls_error(cfg, "reading the tls_ca certificate")(Box::new(e)))?;
     }
     let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
         tokio_rustls::rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| format!("TLS setup: {e}"))?
+    .map_err(|e| tls_error(cfg, "setting up TLS")(Box::new(e)))?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
-        .map_err(|e| format!("`{host}` is not a valid TLS server name: {e}"))?;
-    let peer = tcp.peer_addr().map_err(|e| e.to_string())?;
+    let name = rustls_pki_types::ServerName::try_from(cfg.host.clone())
+        .map_err(|e| tls_error(cfg, "naming the TLS server")(Box::new(e)))?;
+    let peer = tcp
+        .peer_addr()
+        .map_err(|e| tls_error(cfg, "the TLS handshake")(Box::new(e)))?;
     let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .map_err(|e| format!("TLS handshake with {host} failed: {e}"))?;
+        .map_err(|e| tls_error(cfg, "the TLS handshake")(Box::new(e)))?;
     Ok(TlsStream {
         inner: stream,
         peer,
@@ -343,19 +421,5 @@ mod tests {
         );
         assert_eq!(Payload(dot_stuff("x\r\n")).to_string(), "x\r\n.\r\n");
         assert_eq!(Payload(dot_stuff("x")).to_string(), "x\r\n.\r\n");
-    }
-
-    #[test]
-    fn hard_bounces() {
-        assert!(is_hard_bounce(
-            "550 5.1.1 <x@y>: Recipient address rejected: User unknown"
-        ));
-        assert!(is_hard_bounce("550 no such user"));
-        assert!(!is_hard_bounce("550 5.7.1 Message rejected as spam"));
-        assert!(!is_hard_bounce("554 transaction failed"));
-        assert!(is_hard_bounce(
-            "permanent error (500): 5.3.0 Error: command failed"
-        ));
-        assert!(!is_hard_bounce("550 5.5.2 Syntax error"));
     }
 }

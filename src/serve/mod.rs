@@ -35,6 +35,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::Markup;
 
+use crate::app::{self, Project, suppress};
 use crate::domain::Email;
 use crate::mail::TokenKey;
 use crate::state::State;
@@ -52,6 +53,69 @@ pub struct Settings {
     pub unsubscribe_url: String,
     /// The newsletter's name, for the pages.
     pub list_name: String,
+}
+
+impl Settings {
+    pub fn of(project: &Project) -> Settings {
+        let config = &project.config;
+        Settings {
+            key: crate::mail::token_key(config),
+            site_dir: app::archive::site_dir(project),
+            archive_url: config.links.archive.to_string(),
+            unsubscribe_url: config.links.unsubscribe.to_string(),
+            list_name: config.newsletter.name.to_string(),
+        }
+    }
+}
+
+/// Listens on `listen` and serves until Ctrl-C or SIGTERM. Prints
+/// `serving on http://ADDR/` once listening.
+pub fn run(project: &Project, listen: &str) -> app::Result<()> {
+    let bad_listen =
+        |e: std::io::Error| app::Error::Invalid(format!("cannot listen on `{listen}`: {e}"));
+    let addrs: Vec<_> = std::net::ToSocketAddrs::to_socket_addrs(listen)
+        .map_err(bad_listen)?
+        .collect();
+    if project.config.unsubscribe_secret.is_none() {
+        // The development secret is public: with it anybody could make a
+        // token for any address. Fine on loopback, never beyond.
+        if !addrs.iter().all(|a| a.ip().is_loopback()) {
+            return Err(app::Error::Invalid(format!(
+                "ALMANAC_UNSUBSCRIBE_SECRET is not set, so unsubscribe tokens could be forged; \
+                 set it (the same value the sends use) before listening on `{listen}`"
+            )));
+        }
+        eprintln!(
+            "warning: ALMANAC_UNSUBSCRIBE_SECRET is not set; only tokens made with the development secret verify"
+        );
+    }
+    let state = State::open(&project.config.paths.state)?;
+    state.check()?;
+    let settings = Settings::of(project);
+    if !settings.site_dir.join("index.html").is_file() {
+        eprintln!(
+            "note: there is no archive in {} yet; run `almanac archive` to create it",
+            settings.site_dir.display()
+        );
+    }
+    let router = router(settings, state);
+    let runtime = crate::rt::runtime().map_err(app::Error::Runtime)?;
+    runtime.block_on(async {
+        let stop = crate::rt::stop_signal().map_err(bad_listen)?;
+        let listener = tokio::net::TcpListener::bind(addrs.as_slice())
+            .await
+            .map_err(bad_listen)?;
+        let addr = listener.local_addr().map_err(bad_listen)?;
+        println!("serving on http://{addr}/");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let shutdown = async {
+            stop.await;
+            eprintln!("shutting down: finishing the requests in flight");
+        };
+        serve(listener, router, shutdown)
+            .await
+            .map_err(|e| app::Error::Invalid(format!("the server stopped: {e}")))
+    })
 }
 
 struct App {
@@ -134,28 +198,6 @@ pub async fn serve(
         .await
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
-    }
-}
-
 async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
     let mut set = |name: header::HeaderName, value: &'static str| {
@@ -197,12 +239,12 @@ impl App {
 async fn with_db<T, F>(app: &Arc<App>, f: F) -> Result<T, String>
 where
     T: Send + 'static,
-    F: FnOnce(&State) -> Result<T, String> + Send + 'static,
+    F: FnOnce(&State) -> app::Result<T> + Send + 'static,
 {
     let app = app.clone();
     tokio::task::spawn_blocking(move || {
         let state = app.db.lock().unwrap_or_else(|e| e.into_inner());
-        f(&state)
+        f(&state).map_err(|e| crate::send::chain(&e))
     })
     .await
     .map_err(|e| format!("the database task failed: {e}"))?
@@ -237,7 +279,7 @@ fn log(what: &str) {
 }
 
 async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
-    match with_db(&app, |s| s.check()).await {
+    match with_db(&app, |s| Ok(s.check()?)).await {
         Ok(()) => text(StatusCode::OK, "ok\n".into()),
         Err(e) => {
             log(&format!("health check failed: {e}"));
@@ -260,7 +302,7 @@ async fn unsubscribe_page(AxState(app): AxState<Arc<App>>, uri: Uri) -> Response
     };
     let e = email.clone();
     // Reading only: whatever happens here, a GET changes nothing.
-    match with_db(&app, move |s| s.suppression(&e)).await {
+    match with_db(&app, move |s| suppress::reason(s, &e)).await {
         Ok(Some(reason)) => page(
             StatusCode::OK,
             pages::already(&app.list_name, &email, &reason, &actions),
@@ -316,7 +358,7 @@ async fn unsubscribe_post(
     };
     let e = email.clone();
     let now = crate::clock::now().to_rfc3339();
-    let result = with_db(&app, move |s| s.suppress(&e, "unsubscribed", detail, &now)).await;
+    let result = with_db(&app, move |s| suppress::unsubscribe(s, &e, detail, &now)).await;
     match result {
         Ok(new) => {
             if new {
@@ -362,7 +404,7 @@ async fn resubscribe_post(AxState(app): AxState<Arc<App>>, uri: Uri) -> Response
         return page(StatusCode::BAD_REQUEST, pages::invalid(&app.list_name));
     };
     let e = email.clone();
-    match with_db(&app, move |s| s.unsuppress(&e)).await {
+    match with_db(&app, move |s| suppress::resubscribe(s, &e)).await {
         Ok(had) => {
             if had {
                 log(&format!("resubscribed {email}"));

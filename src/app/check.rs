@@ -1,0 +1,75 @@
+//! Checking issues: the config, the layouts and each issue, built in memory
+//! and linted (sizes, tags, CSS, links, images, message line lengths).
+
+use super::{Error, Project, Result};
+use crate::diag::Problems;
+use crate::render::lint::{GMAIL_CLIP_BYTES, GMAIL_STYLE_BYTES};
+
+/// Every problem found, and a summary line per issue that passed.
+#[derive(Default)]
+pub struct Report {
+    pub ok: Vec<String>,
+    pub problems: Problems,
+}
+
+/// Checks one issue (`arg`, or the newest) or, with `all`, every issue.
+pub fn check(project: &Project, arg: Option<&str>, all: bool) -> Result<Report> {
+    let ids: Vec<Option<String>> = if all {
+        project
+            .issue_ids()?
+            .into_iter()
+            .map(|id| Some(id.to_string()))
+            .collect()
+    } else {
+        vec![arg.map(str::to_owned)]
+    };
+    let mut report = Report::default();
+    for id in &ids {
+        match check_one(project, id.as_deref()) {
+            Ok((line, p)) => {
+                report.problems.extend(p);
+                report.ok.push(line);
+            }
+            Err(e) => match e.problems() {
+                Some(p) => report.problems.extend(p.clone()),
+                None => return Err(e),
+            },
+        }
+    }
+    Ok(report)
+}
+
+/// Checks one issue: returns its summary line and its warnings.
+fn check_one(project: &Project, id: Option<&str>) -> Result<(String, Problems)> {
+    let built = project.built(id)?;
+    let mut problems = built.warnings.clone();
+    let eml = project
+        .files(&built)
+        .into_iter()
+        .find(|(n, _)| *n == "message.eml")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    problems.extend(project.message_problems(&built.issue.id, &eml));
+    let edition = project
+        .layouts
+        .edition(&built.issue.edition)
+        .expect("checked on load");
+    let news = crate::render::select_news(&built.issue.news, edition);
+    let line = format!(
+        "{} ({}, {} of {} news items, html {:.1} KB of {} KB, style {:.1} KB of {} KB, {} links, {} images)",
+        built.issue.id,
+        built.issue.edition,
+        news.len(),
+        built.issue.news.len(),
+        built.lint.html_bytes as f64 / 1000.0,
+        GMAIL_CLIP_BYTES / 1000,
+        built.lint.style_bytes as f64 / 1000.0,
+        GMAIL_STYLE_BYTES / 1024,
+        built.lint.links,
+        built.lint.images,
+    );
+    if problems.has_errors() {
+        return Err(Error::Problems(problems));
+    }
+    Ok((line, problems))
+}

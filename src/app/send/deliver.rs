@@ -1,0 +1,120 @@
+//! Running a plan: a dry run builds and checks every personalised message;
+//! a real run journals the recipients as pending, sends, records each
+//! outcome, suppresses the hard bounces the breaker did not judge
+//! systemic, and closes the run.
+
+use std::sync::Arc;
+
+use super::{Plan, Summary, job};
+use crate::app::{Error, Result, exit};
+use crate::mail::{self, Recipient};
+use crate::send::{self, Observer};
+use crate::state::RunRecord;
+
+impl Plan<'_> {
+    /// Builds (and signs) every message, sends nothing.
+    pub fn dry_run(self) -> Result<(Summary, DryRun)> {
+        let start = std::time::Instant::now();
+        let key = mail::token_key(&self.project.config);
+        let mut bytes = 0usize;
+        for t in &self.targets {
+            let m = self.prepared.personalise(
+                &Recipient {
+                    email: &t.email,
+                    name: t.name.as_ref().map(|n| n.as_str()),
+                },
+                &key,
+            );
+            let m = match &self.dkim {
+                Some(d) => d.sign(m.bytes)?,
+                None => m.bytes,
+            };
+            if let Some((line, len)) = mail::long_lines(&m).next() {
+                return Err(Error::LongLine {
+                    email: t.email.to_string(),
+                    line,
+                    len,
+                    max: mail::MAX_LINE,
+                });
+            }
+            bytes += m.len();
+        }
+        let mut s = self.summary;
+        s.seconds = start.elapsed().as_secs_f64();
+        s.exit_code = exit::OK;
+        let messages = self.targets.len();
+        Ok((s, DryRun { messages, bytes }))
+    }
+
+    /// Sends to every target (after a preflight login), journalling each.
+    pub fn execute(self, observer: Arc<dyn Observer>) -> Result<Summary> {
+        let mut summary = self.summary;
+        if self.targets.is_empty() {
+            summary.exit_code = exit::OK;
+            return Ok(summary);
+        }
+        self.delivery.preflight()?;
+        let issue = self.built.issue.id.to_string();
+        let stamp = || crate::clock::now().to_rfc3339();
+        let via = self.delivery.via();
+        let mut state = self.state;
+        state.enqueue(
+            &issue,
+            self.targets.iter().map(|t| t.key.as_str()),
+            &stamp(),
+        )?;
+        let run_id = state.start_run(&issue, &via.as_stored(), &stamp())?;
+        let connections = if self.delivery.is_smtp() {
+            self.project.config.send.connections
+        } else {
+            1
+        };
+        let job = job(
+            self.project,
+            self.prepared,
+            self.dkim,
+            self.targets,
+            connections,
+        )?;
+        let (handle, writer) = send::journal::start(state, issue, via, stamp);
+        let tally = self.delivery.run(job, Some(handle), observer)?;
+        let mut state = writer.join().map_err(|_| Error::JournalCrashed)?;
+        state.suppress_all(&tally.hard_bounces, "bounced", &stamp())?;
+        summary.sent = tally.sent;
+        summary.failed = tally.failed;
+        summary.not_attempted = tally.not_attempted;
+        summary.retries = tally.retries;
+        summary.aborted = tally.aborted;
+        summary.seconds = tally.elapsed_seconds;
+        summary.messages_per_second = summary.sent as f64 / tally.elapsed_seconds.max(1e-9);
+        let skipped = (summary.skipped_already_sent + summary.skipped_suppressed) as u64;
+        // The run's record is bookkeeping: the deliveries are journalled.
+        let _ = state.finish_run(
+            run_id,
+            &RunRecord {
+                finished_at: Some(stamp()),
+                sent: summary.sent,
+                failed: summary.failed.len() as u64,
+                skipped,
+                not_attempted: summary.not_attempted,
+                stopped: summary.aborted.clone(),
+                ..RunRecord::default()
+            },
+        );
+        summary.exit_code =
+            if summary.sent == 0 && summary.aborted.is_some() && summary.failed.is_empty() {
+                exit::INVALID
+            } else if summary.failed.is_empty() && summary.not_attempted == 0 {
+                exit::OK
+            } else {
+                exit::SOME_FAILED
+            };
+        Ok(summary)
+    }
+}
+
+/// What a dry run built.
+pub struct DryRun {
+    pub messages: usize,
+    pub bytes: usize,
+}

@@ -1,0 +1,197 @@
+//! Sending an issue: everything that can be checked is checked first (the
+//! issue and its lint, the unsubscribe secret, the DKIM key by signing a
+//! probe, the subscriber list, the SMTP login), then, under the send lock,
+//! everyone who should get the issue and has not gets it, each delivery
+//! journalled. A plan is made first so a face can show it and ask before
+//! anything goes out.
+//!
+//! * `plan`: the transport, the checks and the recipients.
+//! * `deliver`: running a plan (or a dry run of it).
+//! * `proof`: one marked message to one address, journal untouched.
+//! * `due`: what the schedule says is due now, for cron and systemd.
+
+mod deliver;
+pub mod due;
+mod plan;
+mod proof;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{Project, Result};
+use crate::domain::Email;
+use crate::send::outbox::Outbox;
+use crate::send::smtp::SmtpTransport;
+use crate::send::{self, Via};
+pub use deliver::DryRun;
+pub use plan::{Plan, plan, take_lock};
+pub use proof::proof;
+
+/// What the caller asks of a send.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Build and check every personalised message, send nothing.
+    pub dry_run: bool,
+    /// Send to at most this many of the pending recipients.
+    pub limit: Option<usize>,
+    /// The time of the send (the Date header; what is due).
+    pub now: DateTime<Utc>,
+}
+
+/// The transport a send uses: the configured SMTP server, or the outbox.
+#[derive(Clone)]
+pub enum Delivery {
+    Smtp(Arc<SmtpTransport>),
+    Outbox(Arc<Outbox>),
+}
+
+impl Delivery {
+    pub fn of(project: &Project) -> Delivery {
+        match &project.config.smtp {
+            Some(s) => Delivery::Smtp(Arc::new(SmtpTransport::new(s.clone()))),
+            None => Delivery::Outbox(Arc::new(Outbox::new(
+                project.config.paths.out.join("outbox"),
+            ))),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        use send::Transport;
+        match self {
+            Delivery::Smtp(t) => t.describe(),
+            Delivery::Outbox(t) => t.describe(),
+        }
+    }
+
+    pub fn via(&self) -> Via {
+        use send::Transport;
+        match self {
+            Delivery::Smtp(t) => t.via(),
+            Delivery::Outbox(t) => t.via(),
+        }
+    }
+
+    pub fn is_smtp(&self) -> bool {
+        matches!(self, Delivery::Smtp(_))
+    }
+
+    /// Connects and logs in once before anything is queued, so a wrong
+    /// host, certificate or password sends nothing and fails fast.
+    pub fn preflight(&self) -> Result<()> {
+        if let Delivery::Smtp(t) = self {
+            super::runtime()?.block_on(t.preflight())?;
+        }
+        Ok(())
+    }
+
+    /// Runs a job to the end on this transport.
+    fn run(
+        &self,
+        job: send::Job,
+        journal: Option<send::journal::Handle>,
+        observer: Arc<dyn send::Observer>,
+    ) -> Result<send::Tally> {
+        let rt = super::runtime()?;
+        Ok(match self {
+            Delivery::Smtp(t) => rt.block_on(send::run(job, t.clone(), journal, observer)),
+            Delivery::Outbox(t) => rt.block_on(send::run(job, t.clone(), journal, observer)),
+        })
+    }
+}
+
+/// What a send did, printed at the end (and as JSON with `--json`).
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Summary {
+    pub issue: String,
+    pub transport: String,
+    pub dry_run: bool,
+    pub subscribers: usize,
+    pub not_this_edition: usize,
+    pub skipped_already_sent: usize,
+    pub skipped_suppressed: usize,
+    pub invalid_rows: Vec<String>,
+    pub pending: usize,
+    pub sent: u64,
+    pub failed: Vec<send::FailedRecipient>,
+    pub not_attempted: u64,
+    pub retries: u64,
+    pub aborted: Option<String>,
+    pub seconds: f64,
+    pub messages_per_second: f64,
+    pub exit_code: u8,
+}
+
+/// The development secret's warning, or the refusal for a real send.
+fn secret_check(project: &Project, real: bool) -> Result<Option<String>> {
+    if project.config.unsubscribe_secret.is_some() {
+        return Ok(None);
+    }
+    if real {
+        return Err(super::Error::NoSecret);
+    }
+    Ok(Some(
+        "ALMANAC_UNSUBSCRIBE_SECRET is not set; using a development secret (fine for the outbox and proofs only)"
+            .into(),
+    ))
+}
+
+/// The envelope sender of every message.
+fn envelope_from(project: &Project) -> Result<lettre::Address> {
+    project
+        .config
+        .newsletter
+        .from
+        .email
+        .as_str()
+        .parse()
+        .map_err(|e| super::Error::Invalid(format!("the From address: {e}")))
+}
+
+/// A job for these recipients with the project's settings.
+fn job(
+    project: &Project,
+    prepared: crate::mail::Prepared,
+    dkim: Option<crate::mail::dkim::Signer>,
+    targets: Vec<send::Target>,
+    connections: usize,
+) -> Result<send::Job> {
+    let s = &project.config.send;
+    Ok(send::Job {
+        prepared: Arc::new(prepared),
+        key: crate::mail::token_key(&project.config),
+        dkim,
+        envelope_from: envelope_from(project)?,
+        targets,
+        connections,
+        max_attempts: s.max_attempts,
+        rate: send::rate::Limiter::new(s.rate_per_second, s.rate_per_hour),
+        backoff: s.first_backoff,
+        breaker: BREAKER,
+    })
+}
+
+/// Recipients refused in a row with the same reply before a send stops.
+const BREAKER: u32 = 20;
+
+/// The DKIM signer, proven by signing one message, so a bad key fails
+/// before anything is sent.
+fn load_dkim(
+    project: &Project,
+    prepared: &crate::mail::Prepared,
+) -> Result<Option<crate::mail::dkim::Signer>> {
+    let Some(cfg) = &project.config.dkim else {
+        return Ok(None);
+    };
+    let signer = crate::mail::dkim::Signer::load(cfg)?;
+    let probe: Email = "probe@example.com".parse().expect("a valid address");
+    let message = prepared.personalise(
+        &crate::mail::Recipient {
+            email: &probe,
+            name: None,
+        },
+        &crate::mail::token_key(&project.config),
+    );
+    signer.sign(message.bytes)?;
+    Ok(Some(signer))
+}

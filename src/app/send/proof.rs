@@ -1,0 +1,49 @@
+//! A proof: the issue, marked as one in its subject, to one address over
+//! the configured transport. The journal is untouched; drafts can be
+//! proofed.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{Delivery, job, load_dkim, secret_check};
+use crate::app::{Built, Error, Project, Result};
+use crate::domain::Email;
+use crate::mail;
+use crate::send::{Quiet, Target};
+
+pub struct Proof {
+    pub to: Email,
+    pub transport: String,
+    pub warnings: Vec<String>,
+}
+
+pub fn proof(project: &Project, built: Built, to: &Email, now: DateTime<Utc>) -> Result<Proof> {
+    let delivery = Delivery::of(project);
+    let warnings = secret_check(project, false)?.into_iter().collect();
+    let date = now.with_timezone(&project.timezone()).fixed_offset();
+    let prepared = mail::prepare(&project.config, &built.issue, &built.rendered, date, true);
+    let dkim = load_dkim(project, &prepared)?;
+    delivery.preflight()?;
+    let target = Target::new(to.clone(), None)
+        .ok_or_else(|| Error::Usage(format!("{to} can't be used as an envelope recipient")))?;
+    let job = job(project, prepared, dkim, vec![target], 1)?;
+    let tally = delivery.run(job, None, Arc::new(Quiet))?;
+    if tally.sent == 1 {
+        return Ok(Proof {
+            to: to.clone(),
+            transport: delivery.describe(),
+            warnings,
+        });
+    }
+    let why = tally
+        .failed
+        .first()
+        .map(|f| f.reply.clone())
+        .or(tally.aborted)
+        .unwrap_or_default();
+    Err(Error::ProofFailed {
+        addr: to.to_string(),
+        why,
+    })
+}

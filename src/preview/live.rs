@@ -1,0 +1,88 @@
+//! The project on disk as the preview's `Source`: loaded afresh for every
+//! render, through the same calls `build` and `check` make, so what is
+//! previewed is what is sent.
+
+use std::path::{Path, PathBuf};
+
+use super::{Snapshot, Source, Watched};
+use crate::app::{Error, Project};
+use crate::config::Env;
+use crate::diag::Problems;
+use crate::domain::IssueId;
+
+pub struct Live {
+    pub config: PathBuf,
+    pub env: Env,
+}
+
+impl Live {
+    fn project(&self) -> Result<Project, String> {
+        Project::load(&self.config, &self.env).map_err(|e| text(&e))
+    }
+}
+
+impl Source for Live {
+    fn issues(&self) -> Result<Vec<IssueId>, String> {
+        self.project()?.issue_ids().map_err(|e| text(&e))
+    }
+
+    fn render(&self, id: &IssueId) -> Result<Snapshot, String> {
+        let project = self.project()?;
+        let built = project.built(Some(id.as_str())).map_err(|e| text(&e))?;
+        let mut files = project.files(&built);
+        let mut take = |name: &str| {
+            files
+                .iter_mut()
+                .find(|(n, _)| *n == name)
+                .map(|(_, b)| std::mem::take(b))
+                .unwrap_or_default()
+        };
+        let utf8 = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+        let email_html = utf8(take("email.html"));
+        let email_txt = utf8(take("email.txt"));
+        let web_html = utf8(take("web.html"));
+        let message_eml = take("message.eml");
+        let long_lines = project.message_problems(id, &message_eml);
+        if long_lines.has_errors() {
+            return Err(long_lines.render(false));
+        }
+        let from = &project.config.newsletter.from;
+        Ok(Snapshot {
+            subject: built.issue.subject.as_str().to_owned(),
+            preheader: built.issue.preheader.as_str().to_owned(),
+            from: match &from.name {
+                Some(name) => format!("{} <{}>", name.as_str(), from.email),
+                None => from.email.to_string(),
+            },
+            email_html,
+            email_txt,
+            web_html,
+            message_eml,
+            lint: built.lint,
+            warnings: built.warnings,
+        })
+    }
+
+    fn watched(&self) -> Watched {
+        let (issues, layouts) = match Project::load(&self.config, &self.env) {
+            Ok(p) => (p.config.paths.issues, p.config.paths.layouts),
+            // Until the config loads again, watch where the defaults point.
+            Err(_) => {
+                let root = self.config.parent().unwrap_or(Path::new(""));
+                (root.join("issues"), root.join("layouts"))
+            }
+        };
+        Watched {
+            config: self.config.clone(),
+            dirs: vec![issues, layouts],
+        }
+    }
+}
+
+/// An error as the page shows it: `check`'s plain one-line-per-problem form.
+pub fn text(e: &Error) -> String {
+    match e.problems() {
+        Some(p) => Problems::render(p, false),
+        None => format!("error: {}\n", crate::send::chain(e)),
+    }
+}

@@ -1,0 +1,86 @@
+//! The database's shape, as numbered migrations. `PRAGMA user_version` says
+//! how many have run; each runs once, in a transaction, and only adds or
+//! carries data over, so a database from any earlier version opens without
+//! loss.
+
+use rusqlite::Connection;
+
+/// Each entry takes the database from version N to N+1 (index N).
+const MIGRATIONS: &[&str] = &[
+    // 1: the journal, suppressions and runs.
+    "
+    CREATE TABLE IF NOT EXISTS deliveries (
+        issue      TEXT NOT NULL,
+        email      TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        last_reply TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (issue, email)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS suppressions (
+        email      TEXT PRIMARY KEY,
+        reason     TEXT NOT NULL,
+        detail     TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS runs (
+        id          INTEGER PRIMARY KEY,
+        issue       TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        sent        INTEGER NOT NULL DEFAULT 0,
+        failed      INTEGER NOT NULL DEFAULT 0,
+        skipped     INTEGER NOT NULL DEFAULT 0
+    );
+    ",
+    // 2: where each delivery went. Version 1 wrote outbox deliveries with
+    // the reply `written to the outbox`; everything else it marked sent or
+    // failed went to an SMTP server it did not name.
+    "
+    ALTER TABLE deliveries ADD COLUMN via TEXT NOT NULL DEFAULT '';
+    UPDATE deliveries SET via = 'outbox' WHERE last_reply = 'written to the outbox';
+    UPDATE deliveries SET via = 'smtp:' WHERE via = '' AND status != 'pending';
+    ALTER TABLE runs ADD COLUMN via TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN not_attempted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN stopped TEXT;
+    CREATE TABLE issue_marks (
+        issue      TEXT PRIMARY KEY,
+        mark       TEXT NOT NULL CHECK (mark IN ('skipped', 'published')),
+        detail     TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ",
+];
+
+pub const VERSION: usize = MIGRATIONS.len();
+
+/// Brings the database up to `VERSION`. A database from a newer almanac is
+/// refused rather than misread.
+pub fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    let have: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if have > VERSION {
+        return Err(MigrateError::Newer {
+            found: have,
+            known: VERSION,
+        });
+    }
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(have) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", n + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(
+        "it was written by a newer almanac (schema version {found}; this one knows {known}); upgrade almanac"
+    )]
+    Newer { found: usize, known: usize },
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+}
