@@ -76,8 +76,27 @@ pub enum Error {
     Draft(String),
     #[error("{0}")]
     NotFound(String),
+    /// A value given on the command line or in a form that is not valid.
     #[error("{0}")]
     Invalid(String),
+    #[error("cannot listen on `{addr}`{hint}")]
+    Listen {
+        addr: String,
+        hint: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server stopped")]
+    Server(#[source] std::io::Error),
+    #[error(
+        "ALMANAC_UNSUBSCRIBE_SECRET is not set, so unsubscribe tokens could be forged; \
+         set it (the same value the sends use) before listening on `{0}`"
+    )]
+    PublicWithoutSecret(String),
+    #[error("the From address {0} can't be used as an envelope sender")]
+    EnvelopeFrom(String),
+    #[error("a background task failed: {0}")]
+    Task(String),
     #[error(
         "the message for {email} has a line of {len} octets (line {line}); RFC 5322 allows {max}"
     )]

@@ -9,8 +9,13 @@ use crate::domain::Email;
 use crate::mail::{TokenKey, bounce, token_key};
 use crate::state::State;
 
-/// What one argument or file came to: a line to print, or why it failed.
-pub type Said = std::result::Result<String, String>;
+/// What one argument or file came to.
+pub enum Said {
+    /// Recorded (or nothing to record): a line for the operator.
+    Done(String),
+    /// Not understood or not readable: why, for the operator to look at.
+    Refused(String),
+}
 
 /// Unsubscribes (or, with `undo`, resubscribes) addresses or tokens.
 pub fn by_address(project: &Project, who: &[String], undo: bool, now: &str) -> Result<Vec<Said>> {
@@ -19,7 +24,7 @@ pub fn by_address(project: &Project, who: &[String], undo: bool, now: &str) -> R
     let mut said = Vec::new();
     for w in who {
         let Some(email) = w.parse::<Email>().ok().or_else(|| key.verify(w)) else {
-            said.push(Err(format!(
+            said.push(Said::Refused(format!(
                 "`{w}` is neither an address nor a valid unsubscribe token"
             )));
             continue;
@@ -35,7 +40,7 @@ pub fn by_address(project: &Project, who: &[String], undo: bool, now: &str) -> R
                 false => "already suppressed",
             }
         };
-        said.push(Ok(format!("{email}: {what}")));
+        said.push(Said::Done(format!("{email}: {what}")));
     }
     Ok(said)
 }
@@ -66,10 +71,10 @@ pub fn from_eml(project: &Project, files: &[std::path::PathBuf], now: &str) -> R
     files
         .iter()
         .map(|f| {
-            let said = one_eml(&state, &key, f, now)?;
-            Ok(said
-                .map(|line| format!("{}: {line}", f.display()))
-                .map_err(|why| format!("{}: {why}", f.display())))
+            Ok(match one_eml(&state, &key, f, now)? {
+                Said::Done(line) => Said::Done(format!("{}: {line}", f.display())),
+                Said::Refused(why) => Said::Refused(format!("{}: {why}", f.display())),
+            })
         })
         .collect()
 }
@@ -86,10 +91,12 @@ fn one_eml(state: &State, key: &TokenKey, file: &Path, now: &str) -> Result<Said
     };
     let findings = match raw.and_then(|raw| bounce::classify(&raw, key)) {
         Ok(f) => f,
-        Err(why) => return Ok(Err(why)),
+        Err(why) => return Ok(Said::Refused(why)),
     };
     if findings.is_empty() {
-        return Ok(Ok("nothing to record (a not-spam feedback report)".into()));
+        return Ok(Said::Done(
+            "nothing to record (a not-spam feedback report)".into(),
+        ));
     }
     let name = file
         .file_name()
@@ -111,5 +118,5 @@ fn one_eml(state: &State, key: &TokenKey, file: &Path, now: &str) -> Result<Said
             format!("{email}: {what}, already suppressed")
         });
     }
-    Ok(Ok(said.join("; ")))
+    Ok(Said::Done(said.join("; ")))
 }

@@ -48,7 +48,7 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         issue,
         open: args.open,
     };
-    preview::run(options, source).map_err(Error::Invalid)?;
+    preview::run(options, source)?;
     Ok(exit::OK)
 }
 

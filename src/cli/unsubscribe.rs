@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::{Cli, CmdResult};
+use crate::app::suppress::Said;
 use crate::app::{self, exit};
 
 #[derive(Debug, clap::Args)]
@@ -28,8 +29,8 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let mut bad = 0;
     for s in said {
         match s {
-            Ok(line) => println!("{line}"),
-            Err(why) => {
+            Said::Done(line) => println!("{line}"),
+            Said::Refused(why) => {
                 eprintln!("error: {why}");
                 bad += 1;
             }

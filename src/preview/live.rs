@@ -16,19 +16,19 @@ pub struct Live {
 }
 
 impl Live {
-    fn project(&self) -> Result<Project, String> {
-        Project::load(&self.config, &self.env).map_err(|e| text(&e))
+    fn project(&self) -> Result<Project, Error> {
+        Project::load(&self.config, &self.env)
     }
 }
 
 impl Source for Live {
-    fn issues(&self) -> Result<Vec<IssueId>, String> {
-        self.project()?.issue_ids().map_err(|e| text(&e))
+    fn issues(&self) -> Result<Vec<IssueId>, Error> {
+        self.project()?.issue_ids()
     }
 
-    fn render(&self, id: &IssueId) -> Result<Snapshot, String> {
+    fn render(&self, id: &IssueId) -> Result<Snapshot, Error> {
         let project = self.project()?;
-        let built = project.built(Some(id.as_str())).map_err(|e| text(&e))?;
+        let built = project.built(Some(id.as_str()))?;
         let mut files = project.files(&built);
         let mut take = |name: &str| {
             files
@@ -44,7 +44,7 @@ impl Source for Live {
         let message_eml = take("message.eml");
         let long_lines = project.message_problems(id, &message_eml);
         if long_lines.has_errors() {
-            return Err(long_lines.render(false));
+            return Err(long_lines.into());
         }
         let from = &project.config.newsletter.from;
         Ok(Snapshot {

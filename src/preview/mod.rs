@@ -46,10 +46,10 @@ pub struct Snapshot {
 
 /// Where the preview's content comes from. Every call reads the files
 /// afresh, so edits to `newsletter.toml` and the layouts apply too. Errors
-/// are the text `almanac check` prints (`file:line:col: error: ...`).
+/// are shown as `almanac check` prints them (`file:line:col: error: ...`).
 pub trait Source: Send + Sync + 'static {
-    fn issues(&self) -> Result<Vec<IssueId>, String>;
-    fn render(&self, id: &IssueId) -> Result<Snapshot, String>;
+    fn issues(&self) -> Result<Vec<IssueId>, crate::app::Error>;
+    fn render(&self, id: &IssueId) -> Result<Snapshot, crate::app::Error>;
     /// What to watch, from the current configuration.
     fn watched(&self) -> Watched;
 }

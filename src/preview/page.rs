@@ -6,6 +6,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::Snapshot;
 use super::frames;
+use crate::app::Error;
 use crate::domain::IssueId;
 use crate::render::lint::{GMAIL_CLIP_BYTES, GMAIL_STYLE_BYTES};
 
@@ -19,7 +20,7 @@ pub const DESKTOP_WIDTH: u32 = 640;
 pub const PHONE_WIDTH: u32 = 375;
 
 /// `/`: every issue, newest first.
-pub fn index(version: &str, issues: &Result<Vec<IssueId>, String>) -> Markup {
+pub fn index(version: &str, issues: &Result<Vec<IssueId>, Error>) -> Markup {
     let body = html! {
         h1 { "Issues" }
         @match issues {
@@ -41,7 +42,7 @@ pub fn index(version: &str, issues: &Result<Vec<IssueId>, String>) -> Markup {
 
 /// `/issue/<id>`: the frames, checks, headers and plain text, or the
 /// problems that stop the issue from building.
-pub fn issue(version: &str, id: &IssueId, snapshot: &Result<Snapshot, String>) -> Markup {
+pub fn issue(version: &str, id: &IssueId, snapshot: &Result<Snapshot, Error>) -> Markup {
     let crumb = html! { span.sep { "/" } span.crumb { (id) } };
     let body = match snapshot {
         Err(problems) => problem_box("This issue does not build", problems),
@@ -108,7 +109,8 @@ fn layout(title: &str, version: &str, crumbs: Markup, body: Markup) -> Markup {
     }
 }
 
-fn problem_box(title: &str, problems: &str) -> Markup {
+fn problem_box(title: &str, error: &Error) -> Markup {
+    let problems = super::live::text(error);
     html! {
         section.problems {
             h1 { (title) }

@@ -17,6 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use super::{Snapshot, Source, frames, page, watch};
+use crate::app::Error;
 use crate::domain::IssueId;
 
 /// How to run the server.
@@ -32,13 +33,13 @@ pub struct Options {
 
 /// Serves until Ctrl-C (or SIGTERM). Prints `preview: URL` on stdout once
 /// listening. Errors are for the caller to print.
-pub fn run(options: Options, source: impl Source) -> Result<(), String> {
+pub fn run(options: Options, source: impl Source) -> Result<(), Error> {
     let source: Arc<dyn Source> = Arc::new(source);
     let generation = Arc::new(AtomicU64::new(0));
     if let Err(e) = watch::spawn(source.clone(), generation.clone()) {
         eprintln!("warning: cannot watch the files ({e}); reload the page by hand after saving");
     }
-    let runtime = crate::rt::runtime().map_err(|e| format!("cannot start the server: {e}"))?;
+    let runtime = crate::rt::runtime().map_err(Error::Runtime)?;
     runtime.block_on(serve(options, source, generation))
 }
 
@@ -46,22 +47,19 @@ async fn serve(
     options: Options,
     source: Arc<dyn Source>,
     generation: Arc<AtomicU64>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     // Handlers first: a Ctrl-C right after the URL is printed must already
     // mean a clean stop, not the default kill.
-    let stop = crate::rt::stop_signal().map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    let stop = crate::rt::stop_signal().map_err(Error::Runtime)?;
+    let listen = |source| Error::Listen {
+        addr: format!("127.0.0.1:{}", options.port),
+        hint: " (pass --port 0 for any free port)",
+        source,
+    };
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
         .await
-        .map_err(|e| {
-            format!(
-                "cannot listen on 127.0.0.1:{}: {e} (pass --port 0 for any free port)",
-                options.port
-            )
-        })?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the listening address: {e}"))?
-        .port();
+        .map_err(listen)?;
+    let port = listener.local_addr().map_err(listen)?.port();
     let base = format!("http://127.0.0.1:{port}/");
     let page = options.issue.as_ref().map(|id| format!("{base}issue/{id}"));
     {
@@ -85,7 +83,7 @@ async fn serve(
     axum::serve(listener, router(app))
         .with_graceful_shutdown(stop)
         .await
-        .map_err(|e| format!("the server stopped: {e}"))?;
+        .map_err(Error::Server)?;
     eprintln!("preview: stopped");
     Ok(())
 }
@@ -125,7 +123,7 @@ struct Cache {
 }
 
 /// A result shared by every request of one generation.
-type Rendered<T> = Arc<Result<T, String>>;
+type Rendered<T> = Arc<Result<T, Error>>;
 
 impl Inner {
     fn version_of(&self, generation: u64) -> String {
@@ -259,7 +257,11 @@ async fn issue_file(
     let s = match &*snapshot {
         Ok(s) => s,
         Err(problems) => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, problems.clone()).into_response();
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                super::live::text(problems),
+            )
+                .into_response();
         }
     };
     let (body, content_type) = match kind {

@@ -3,6 +3,7 @@
 //! waits for its outcome's commit before taking the next recipient, which is
 //! what bounds a crash's duplicates to one message per connection.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
@@ -10,7 +11,16 @@ use tokio::sync::{mpsc, oneshot};
 use super::transport::Via;
 use crate::state::{Outcome, State};
 
-type Request = (Outcome, oneshot::Sender<Result<(), String>>);
+/// Why an outcome was not recorded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("the journal writer has stopped")]
+    Stopped,
+    #[error("the journal could not be written")]
+    Write(#[source] Arc<crate::state::Error>),
+}
+
+type Request = (Outcome, oneshot::Sender<Result<(), Error>>);
 
 #[derive(Clone)]
 pub struct Handle {
@@ -19,13 +29,10 @@ pub struct Handle {
 
 impl Handle {
     /// Records one outcome; returns once it is committed.
-    pub async fn record(&self, o: Outcome) -> Result<(), String> {
+    pub async fn record(&self, o: Outcome) -> Result<(), Error> {
         let (ack, done) = oneshot::channel();
-        self.tx
-            .send((o, ack))
-            .map_err(|_| "the journal writer has stopped".to_string())?;
-        done.await
-            .map_err(|_| "the journal writer has stopped".to_string())?
+        self.tx.send((o, ack)).map_err(|_| Error::Stopped)?;
+        done.await.map_err(|_| Error::Stopped)?
     }
 }
 
@@ -48,7 +55,7 @@ pub fn start(
             let (outcomes, acks): (Vec<Outcome>, Vec<_>) = batch.into_iter().unzip();
             let result = state
                 .record(&issue, &via, &outcomes, &now())
-                .map_err(|e| crate::send::chain(&e));
+                .map_err(|e| Error::Write(Arc::new(e)));
             for ack in acks {
                 let _ = ack.send(result.clone());
             }

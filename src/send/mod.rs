@@ -25,6 +25,25 @@ use crate::state::{Outcome, Status};
 pub use reply::Reply;
 pub use transport::{Attempt, Envelope, Session, Transport, TransportError, Via};
 
+/// Why a run stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum Abort {
+    #[error("giving up after {attempts} attempts")]
+    Transport {
+        attempts: u32,
+        #[source]
+        source: TransportError,
+    },
+    #[error("{0}")]
+    Unusable(String),
+    #[error(transparent)]
+    Journal(#[from] journal::Error),
+    #[error("building a message failed")]
+    Build(#[from] crate::mail::dkim::Error),
+    #[error("a worker crashed: {0}")]
+    Crashed(String),
+}
+
 /// One recipient, with what every attempt needs computed once.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -139,7 +158,7 @@ pub async fn run<T: Transport>(
                     tally.aborted = t.aborted;
                 }
             }
-            Err(e) => tally.aborted = Some(format!("a worker crashed: {e}")),
+            Err(e) => tally.aborted = Some(Abort::Crashed(e.to_string()).to_string()),
         }
     }
     let tripped = shared.tripped();
@@ -237,7 +256,7 @@ struct Message {
 
 impl Job {
     /// Personalises (and signs) the message for target `index`.
-    fn build(&self, index: usize) -> Result<Message, String> {
+    fn build(&self, index: usize) -> Result<Message, crate::mail::dkim::Error> {
         let t = &self.targets[index];
         let recipient = Recipient {
             email: &t.email,
@@ -245,7 +264,7 @@ impl Job {
         };
         let personal = self.prepared.personalise(&recipient, &self.key);
         let bytes = match &self.dkim {
-            Some(s) => s.sign(personal.bytes).map_err(|e| e.to_string())?,
+            Some(s) => s.sign(personal.bytes)?,
             None => personal.bytes,
         };
         Ok(Message {
@@ -301,7 +320,10 @@ impl<T: Transport> Worker<T> {
 
     /// Builds a message on the blocking pool: DKIM signing takes most of a
     /// millisecond, which would stall the other sessions on this thread.
-    fn build_ahead(&self, index: usize) -> tokio::task::JoinHandle<Result<Message, String>> {
+    fn build_ahead(
+        &self,
+        index: usize,
+    ) -> tokio::task::JoinHandle<Result<Message, crate::mail::dkim::Error>> {
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || shared.job.build(index))
     }
@@ -311,9 +333,14 @@ impl<T: Transport> Worker<T> {
         while let Some(building) = ahead.take() {
             let message = match building.await {
                 Ok(Ok(m)) => m,
-                Ok(Err(e)) => return self.abort(e).await,
-                Err(e) => return self.abort(format!("building a message failed: {e}")).await,
+                Ok(Err(e)) => return self.abort(e.into()).await,
+                Err(e) => return self.abort(Abort::Crashed(e.to_string())).await,
             };
+            // Built before the breaker tripped or another worker stopped:
+            // its recipient stays pending.
+            if self.shared.stop.load(Ordering::Relaxed) {
+                break;
+            }
             // The next message is built while this one is on the wire. If the
             // run stops first, its recipient simply stays pending.
             ahead = self.claim().map(|i| self.build_ahead(i));
@@ -333,7 +360,7 @@ impl<T: Transport> Worker<T> {
 
     /// Journals one recipient's outcome (waiting for the commit), then
     /// counts it.
-    async fn record(&mut self, index: usize, d: Delivered) -> Result<(), String> {
+    async fn record(&mut self, index: usize, d: Delivered) -> Result<(), Abort> {
         let shared = self.shared.clone();
         let target = &shared.job.targets[index];
         let sent = d.status == Status::Sent;
@@ -351,7 +378,7 @@ impl<T: Transport> Worker<T> {
                 if sent {
                     self.tally.sent += 1;
                 }
-                return Err(e);
+                return Err(e.into());
             }
         }
         if sent {
@@ -385,9 +412,9 @@ impl<T: Transport> Worker<T> {
     }
 
     /// Stops every worker after a failure that is not one recipient's.
-    async fn abort(mut self, reason: String) -> (Tally, Vec<Bounce>) {
+    async fn abort(mut self, reason: Abort) -> (Tally, Vec<Bounce>) {
         self.shared.stop.store(true, Ordering::Relaxed);
-        self.tally.aborted = Some(reason);
+        self.tally.aborted = Some(chain(&reason));
         self.close().await;
         (self.tally, self.bounces)
     }
@@ -400,7 +427,7 @@ impl<T: Transport> Worker<T> {
 
     /// Delivers one message with retries. `Err` means the transport is
     /// unusable (cannot connect at all, disk full): stop the run.
-    async fn deliver(&mut self, message: Message) -> Result<Delivered, String> {
+    async fn deliver(&mut self, message: Message) -> Result<Delivered, Abort> {
         let shared = self.shared.clone();
         let job = &shared.job;
         let envelope = Envelope {
@@ -415,12 +442,7 @@ impl<T: Transport> Worker<T> {
             let last = attempts >= job.max_attempts;
             let attempt = match self.session().await {
                 Ok(s) => s.send(&envelope, &message.bytes).await,
-                Err(e) if last => {
-                    return Err(format!(
-                        "giving up after {attempts} attempts: {}",
-                        chain(&e)
-                    ));
-                }
+                Err(source) if last => return Err(Abort::Transport { attempts, source }),
                 Err(e) => Attempt::Broken(chain(&e)),
             };
             let done = |status, reply, gave_up, at_rcpt| Delivered {
@@ -437,7 +459,7 @@ impl<T: Transport> Worker<T> {
                     self.drop_if_broken();
                     return Ok(done(Status::Failed, reply, false, at_rcpt));
                 }
-                Attempt::Unusable(reason) => return Err(reason),
+                Attempt::Unusable(reason) => return Err(Abort::Unusable(reason)),
                 Attempt::Deferred(reply) if last => {
                     self.session = None;
                     return Ok(done(Status::Failed, reply, true, false));

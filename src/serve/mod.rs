@@ -38,6 +38,7 @@ use maud::Markup;
 use crate::app::{self, Project, suppress};
 use crate::domain::Email;
 use crate::mail::TokenKey;
+use crate::send::chain;
 use crate::state::State;
 pub use form::{Intent, intent};
 pub use site::{Resolved, resolve, safe_segment};
@@ -71,8 +72,11 @@ impl Settings {
 /// Listens on `listen` and serves until Ctrl-C or SIGTERM. Prints
 /// `serving on http://ADDR/` once listening.
 pub fn run(project: &Project, listen: &str) -> app::Result<()> {
-    let bad_listen =
-        |e: std::io::Error| app::Error::Invalid(format!("cannot listen on `{listen}`: {e}"));
+    let bad_listen = |source| app::Error::Listen {
+        addr: listen.to_owned(),
+        hint: "",
+        source,
+    };
     let addrs: Vec<_> = std::net::ToSocketAddrs::to_socket_addrs(listen)
         .map_err(bad_listen)?
         .collect();
@@ -80,10 +84,7 @@ pub fn run(project: &Project, listen: &str) -> app::Result<()> {
         // The development secret is public: with it anybody could make a
         // token for any address. Fine on loopback, never beyond.
         if !addrs.iter().all(|a| a.ip().is_loopback()) {
-            return Err(app::Error::Invalid(format!(
-                "ALMANAC_UNSUBSCRIBE_SECRET is not set, so unsubscribe tokens could be forged; \
-                 set it (the same value the sends use) before listening on `{listen}`"
-            )));
+            return Err(app::Error::PublicWithoutSecret(listen.to_owned()));
         }
         eprintln!(
             "warning: ALMANAC_UNSUBSCRIBE_SECRET is not set; only tokens made with the development secret verify"
@@ -114,7 +115,7 @@ pub fn run(project: &Project, listen: &str) -> app::Result<()> {
         };
         serve(listener, router, shutdown)
             .await
-            .map_err(|e| app::Error::Invalid(format!("the server stopped: {e}")))
+            .map_err(app::Error::Server)
     })
 }
 
@@ -236,7 +237,7 @@ impl App {
 }
 
 /// Runs `f` on the state database on a blocking thread.
-async fn with_db<T, F>(app: &Arc<App>, f: F) -> Result<T, String>
+async fn with_db<T, F>(app: &Arc<App>, f: F) -> app::Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&State) -> app::Result<T> + Send + 'static,
@@ -244,10 +245,10 @@ where
     let app = app.clone();
     tokio::task::spawn_blocking(move || {
         let state = app.db.lock().unwrap_or_else(|e| e.into_inner());
-        f(&state).map_err(|e| crate::send::chain(&e))
+        f(&state)
     })
     .await
-    .map_err(|e| format!("the database task failed: {e}"))?
+    .map_err(|e| app::Error::Task(e.to_string()))?
 }
 
 fn page(status: StatusCode, markup: Markup) -> Response {
@@ -282,7 +283,7 @@ async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
     match with_db(&app, |s| Ok(s.check()?)).await {
         Ok(()) => text(StatusCode::OK, "ok\n".into()),
         Err(e) => {
-            log(&format!("health check failed: {e}"));
+            log(&format!("health check failed: {}", chain(&e)));
             text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the state database is not available\n".into(),
@@ -312,7 +313,10 @@ async fn unsubscribe_page(AxState(app): AxState<Arc<App>>, uri: Uri) -> Response
             pages::confirm(&app.list_name, &email, &actions),
         ),
         Err(err) => {
-            log(&format!("cannot read the suppression of {email}: {err}"));
+            log(&format!(
+                "cannot read the suppression of {email}: {}",
+                chain(&err)
+            ));
             page(
                 StatusCode::OK,
                 pages::confirm(&app.list_name, &email, &actions),
@@ -366,7 +370,10 @@ async fn unsubscribe_post(
             }
         }
         Err(err) => {
-            log(&format!("cannot record the unsubscribe of {email}: {err}"));
+            log(&format!(
+                "cannot record the unsubscribe of {email}: {}",
+                chain(&err)
+            ));
             return match intent {
                 Intent::OneClick => text(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -411,7 +418,10 @@ async fn resubscribe_post(AxState(app): AxState<Arc<App>>, uri: Uri) -> Response
             }
         }
         Err(err) => {
-            log(&format!("cannot lift the suppression of {email}: {err}"));
+            log(&format!(
+                "cannot lift the suppression of {email}: {}",
+                chain(&err)
+            ));
             return page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 pages::unavailable(&app.list_name),

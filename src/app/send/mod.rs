@@ -145,7 +145,7 @@ fn envelope_from(project: &Project) -> Result<lettre::Address> {
         .email
         .as_str()
         .parse()
-        .map_err(|e| super::Error::Invalid(format!("the From address: {e}")))
+        .map_err(|_| super::Error::EnvelopeFrom(project.config.newsletter.from.email.to_string()))
 }
 
 /// A job for these recipients with the project's settings.

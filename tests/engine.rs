@@ -1,0 +1,205 @@
+//! The send engine in-process, over the in-memory recorder: retries,
+//! giving up, aborts, the circuit breaker and the journal, without a
+//! network. The black-box tests in `send.rs` prove the same against
+//! Postfix's smtp-sink.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use almanac::app::Project;
+use almanac::config::Env;
+use almanac::send::memory::{Answer, Recorder};
+use almanac::send::{self, Job, Quiet, Tally, Target, journal, rate::Limiter};
+use almanac::state::State;
+
+fn job(n: usize, max_attempts: u32) -> Job {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = Project::load(&repo.join("newsletter.toml"), &Env::default()).unwrap();
+    let built = project.built(Some("2026-11-29-sunday")).unwrap();
+    let prepared = almanac::mail::prepare(
+        &project.config,
+        &built.issue,
+        &built.rendered,
+        project.nominal_date(&built.issue),
+        false,
+    );
+    let targets = (0..n)
+        .map(|i| Target::new(format!("reader{i}@example.com").parse().unwrap(), None).unwrap())
+        .collect();
+    Job {
+        prepared: Arc::new(prepared),
+        key: almanac::mail::token_key(&project.config),
+        dkim: None,
+        envelope_from: "news@almanac.example".parse().unwrap(),
+        targets,
+        connections: 1,
+        max_attempts,
+        rate: Limiter::unlimited(),
+        backoff: Duration::from_millis(1),
+        breaker: 20,
+    }
+}
+
+fn run(job: Job, recorder: &Recorder) -> Tally {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(send::run(
+        job,
+        Arc::new(recorder.clone()),
+        None,
+        Arc::new(Quiet),
+    ))
+}
+
+#[test]
+fn a_4xx_is_retried_until_accepted() {
+    let r = Recorder::new().script([
+        Answer::Defer(451, "4.3.0 try again later"),
+        Answer::Break,
+        Answer::Defer(421, "4.7.0 slow down"),
+    ]);
+    let t = run(job(3, 5), &r);
+    assert_eq!((t.sent, t.failed.len(), t.retries), (3, 0, 3), "{t:?}");
+    assert_eq!(r.attempts(), 6);
+    // The broken session was replaced.
+    assert_eq!(r.connections(), 2);
+    let mut to: Vec<String> = r.accepted().into_iter().map(|a| a.to).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 3, "each recipient once");
+}
+
+#[test]
+fn it_gives_up_after_max_attempts() {
+    let r = Recorder::new().otherwise(Answer::Defer(450, "4.2.1 mailbox busy"));
+    let t = run(job(2, 3), &r);
+    assert_eq!(t.sent, 0);
+    assert_eq!(t.failed.len(), 2);
+    for f in &t.failed {
+        assert_eq!(f.attempts, 3);
+        assert!(
+            f.reply.starts_with("gave up after 3 attempts: 450 4.2.1"),
+            "{}",
+            f.reply
+        );
+        assert!(!f.suppressed, "a 4xx never suppresses");
+    }
+    assert_eq!(r.attempts(), 6);
+    assert!(t.hard_bounces.is_empty());
+}
+
+#[test]
+fn an_unreachable_transport_stops_the_run_and_leaves_everyone_pending() {
+    let r = Recorder::new().refuse_connections(usize::MAX);
+    let t = run(job(5, 3), &r);
+    assert_eq!(
+        (t.sent, t.failed.len(), t.not_attempted),
+        (0, 0, 5),
+        "{t:?}"
+    );
+    let why = t.aborted.unwrap();
+    assert!(
+        why.contains("giving up after 3 attempts") && why.contains("refused"),
+        "{why}"
+    );
+    assert_eq!(r.connections(), 3);
+}
+
+#[test]
+fn an_unusable_transport_stops_after_what_it_took() {
+    let r = Recorder::new().script([Answer::Accept, Answer::Accept, Answer::Unusable]);
+    let t = run(job(5, 3), &r);
+    assert_eq!((t.sent, t.not_attempted), (2, 3), "{t:?}");
+    assert!(t.aborted.is_some());
+}
+
+#[test]
+fn each_outcome_is_journalled_before_the_next_message_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(dir.path()).unwrap();
+    let db = dir.path().join("almanac.db");
+    let r = Recorder::new();
+    let seen = r.clone();
+    let r = r.before_each(move |_to| {
+        // Every message accepted so far is already committed.
+        let journalled = sent_so_far(&db);
+        assert_eq!(
+            journalled,
+            seen.accepted().len(),
+            "journal lags the transport"
+        );
+    });
+    let (handle, writer) = journal::start(state, "i".into(), send::Via::Memory, || "t".into());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t = rt.block_on(send::run(
+        job(6, 3),
+        Arc::new(r.clone()),
+        Some(handle),
+        Arc::new(Quiet),
+    ));
+    let state = writer.join().unwrap();
+    assert_eq!(t.sent, 6);
+    assert_eq!(
+        state.counts("i").unwrap().sent,
+        0,
+        "memory deliveries are not SMTP"
+    );
+    assert_eq!(state.delivered("i", false).unwrap().len(), 6);
+}
+
+/// Rows recorded `sent` so far, read through a second connection.
+fn sent_so_far(db: &Path) -> usize {
+    let dir = db.parent().unwrap();
+    let s = State::open(dir).unwrap();
+    s.delivered("i", false).unwrap().len()
+}
+
+#[test]
+fn the_same_refusal_for_everyone_trips_the_breaker_and_suppresses_nobody() {
+    let r = Recorder::new().otherwise(Answer::Reject {
+        code: 550,
+        text: "5.1.1 no such user",
+        at_rcpt: true,
+    });
+    let t = run(job(200, 3), &r);
+    assert_eq!(t.failed.len(), 20, "{:?}", t.aborted);
+    assert_eq!(t.not_attempted, 180);
+    assert!(
+        t.hard_bounces.is_empty(),
+        "systemic refusals are not bounces"
+    );
+    assert!(t.failed.iter().all(|f| !f.suppressed));
+    let why = t.aborted.unwrap();
+    assert!(why.contains("refused 20 in a row with 550 5.1.1"), "{why}");
+}
+
+#[test]
+fn a_policy_refusal_stops_at_once() {
+    let r = Recorder::new().otherwise(Answer::Reject {
+        code: 554,
+        text: "5.7.1 relay access denied",
+        at_rcpt: true,
+    });
+    let t = run(job(50, 3), &r);
+    assert_eq!((t.failed.len(), t.not_attempted), (1, 49), "{t:?}");
+    assert!(t.hard_bounces.is_empty());
+}
+
+#[test]
+fn scattered_hard_bounces_are_suppressed() {
+    let bounce = || Answer::Reject {
+        code: 550,
+        text: "5.1.1 no such user",
+        at_rcpt: true,
+    };
+    let r = Recorder::new().script([Answer::Accept, bounce(), Answer::Accept, bounce()]);
+    let t = run(job(6, 3), &r);
+    assert_eq!((t.sent, t.failed.len()), (4, 2));
+    assert_eq!(t.hard_bounces.len(), 2);
+    assert!(
+        t.failed
+            .iter()
+            .all(|f| f.suppressed && f.kind == "550 5.1.1")
+    );
+    assert!(t.aborted.is_none());
+}
