@@ -538,3 +538,35 @@ fn subscribers_add_list_and_remove_keep_the_file_valid() {
     assert!(remove.status.success(), "{}", text(&remove));
     assert!(!text(&s.run(&["subscribers", "list"])).contains("New@example.com"));
 }
+
+#[test]
+fn password_command_runs_only_when_a_connection_needs_it() {
+    let Some(sink) = Sink::start(&[]) else { return };
+    let s = sample_with(1);
+    let mut config = s.read("newsletter.toml");
+    config.push_str(&format!(
+        "\n[smtp]\nurl = \"smtp://editor@127.0.0.1:{}\"\npassword_command = \"echo ran >> password-command.log; echo hunter2\"\n",
+        sink.port
+    ));
+    s.write("newsletter.toml", config);
+    for args in [
+        &["check", SUNDAY][..],
+        &["build", SUNDAY],
+        &["schedule"],
+        &["status", SUNDAY],
+        &["send", SUNDAY, "--dry-run"],
+    ] {
+        common::assert_success(&s.run(args), &format!("almanac {args:?}"));
+    }
+    assert!(
+        !s.exists("password-command.log"),
+        "the password command ran without a connection"
+    );
+    // A proof connects twice (the preflight login, then the send) and logs
+    // in with the password: the command runs once, and its output is never
+    // printed.
+    let out = s.run(&["send", SUNDAY, "--test", "editor@example.com"]);
+    common::assert_success(&out, "the proof");
+    assert!(!text(&out).contains("hunter2"), "{}", text(&out));
+    assert_eq!(s.read("password-command.log"), "ran\n");
+}

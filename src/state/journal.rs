@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Error, Result, State};
+use super::{Result, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -72,13 +72,6 @@ pub struct IssueRecord {
     pub counts: Counts,
 }
 
-fn db_err(path: &std::path::Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |source| Error::Db {
-        path: path.to_owned(),
-        source,
-    }
-}
-
 impl State {
     /// Addresses this issue was delivered to: over SMTP only when
     /// `real_only`, else to the outbox too.
@@ -103,20 +96,16 @@ impl State {
         keys: impl Iterator<Item = &'a str>,
         now: &str,
     ) -> Result<()> {
-        let db = db_err(&self.path);
-        let tx = self.conn.transaction().map_err(&db)?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO deliveries (issue, email, status, updated_at) VALUES (?1, ?2, 'pending', ?3)
-                     ON CONFLICT (issue, email) DO NOTHING",
-                )
-                .map_err(&db)?;
+        self.transaction(|tx| {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO deliveries (issue, email, status, updated_at) VALUES (?1, ?2, 'pending', ?3)
+                 ON CONFLICT (issue, email) DO NOTHING",
+            )?;
             for k in keys {
-                st.execute(params![issue, k, now]).map_err(&db)?;
+                st.execute(params![issue, k, now])?;
             }
-        }
-        tx.commit().map_err(&db)
+            Ok(())
+        })
     }
 
     /// Records a batch of outcomes in one transaction (group commit).
@@ -127,19 +116,15 @@ impl State {
         outcomes: &[Outcome],
         now: &str,
     ) -> Result<()> {
-        let db = db_err(&self.path);
-        let tx = self.conn.transaction().map_err(&db)?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO deliveries (issue, email, status, attempts, last_reply, message_id, updated_at, via)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (issue, email) DO UPDATE SET status = excluded.status,
-                       attempts = deliveries.attempts + excluded.attempts, last_reply = excluded.last_reply,
-                       message_id = excluded.message_id, updated_at = excluded.updated_at,
-                       via = excluded.via",
-                )
-                .map_err(&db)?;
+        self.transaction(|tx| {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO deliveries (issue, email, status, attempts, last_reply, message_id, updated_at, via)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (issue, email) DO UPDATE SET status = excluded.status,
+                   attempts = deliveries.attempts + excluded.attempts, last_reply = excluded.last_reply,
+                   message_id = excluded.message_id, updated_at = excluded.updated_at,
+                   via = excluded.via",
+            )?;
             for o in outcomes {
                 st.execute(params![
                     issue,
@@ -150,11 +135,10 @@ impl State {
                     o.message_id,
                     now,
                     via
-                ])
-                .map_err(&db)?;
+                ])?;
             }
-        }
-        tx.commit().map_err(&db)
+            Ok(())
+        })
     }
 
     pub fn counts(&self, issue: &str) -> Result<Counts> {

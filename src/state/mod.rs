@@ -139,12 +139,30 @@ impl State {
         Ok(n == 1)
     }
 
-    /// Suppresses many addresses (keys) for one reason, in one transaction.
+    /// Suppresses many addresses (keys, with a detail each) for one
+    /// reason, in one transaction.
     pub fn suppress_all(
         &mut self,
         entries: &[(String, String)],
         reason: &str,
         now: &str,
+    ) -> Result<()> {
+        self.transaction(|tx| {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (email) DO NOTHING",
+            )?;
+            for (key, detail) in entries {
+                st.execute(params![key, reason, detail, now])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` in one transaction, committed when it returns `Ok`.
+    fn transaction(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
     ) -> Result<()> {
         let path = &self.path;
         let db = |source| Error::Db {
@@ -152,17 +170,7 @@ impl State {
             source,
         };
         let tx = self.conn.transaction().map_err(db)?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (email) DO NOTHING",
-                )
-                .map_err(db)?;
-            for (key, detail) in entries {
-                st.execute(params![key, reason, detail, now]).map_err(db)?;
-            }
-        }
+        f(&tx).map_err(db)?;
         tx.commit().map_err(db)
     }
 
