@@ -48,6 +48,7 @@ fn site_files(s: &Sample) -> Vec<(String, String)> {
 #[test]
 fn site_pages_are_public_and_newest_first() {
     let s = Sample::new();
+    s.publish_samples();
     let out = s.run_ok(&["archive"]);
     assert!(common::stdout(&out).contains("archived 2 issues"));
     let files = site_files(&s);
@@ -130,7 +131,7 @@ print(json.dumps({
 #[test]
 fn atom_feed_parses_with_feedparser() {
     let s = Sample::new();
-    s.run_ok(&["archive"]);
+    s.publish_samples();
     if !common::tool(
         "Python's feedparser",
         &["python3", "-c", "import feedparser"],
@@ -181,49 +182,65 @@ fn atom_feed_parses_with_feedparser() {
 #[test]
 fn archive_is_deterministic_and_leaves_no_temporary_folders() {
     let s = Sample::new();
-    s.run_ok(&["archive"]);
+    s.publish_samples();
     let first = site_files(&s);
     s.run_ok(&["archive", "--quiet"]);
     assert_eq!(site_files(&s), first);
-    let leftovers: Vec<_> = std::fs::read_dir(s.path("out"))
+    assert!(leftovers(&s).is_empty(), "{:?}", leftovers(&s));
+}
+
+fn leftovers(s: &Sample) -> Vec<String> {
+    std::fs::read_dir(s.path("out"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+        .collect()
 }
 
 #[test]
-fn an_issue_with_errors_fails_and_keeps_the_old_site() {
+fn a_broken_issue_is_skipped_with_a_warning_and_keeps_its_old_page() {
     let s = Sample::new();
-    s.run_ok(&["archive"]);
-    let before = site_files(&s);
+    s.publish_samples();
+    let page = format!("out/site/{MIDWEEK}/index.html");
+    let old_page = s.read(&page);
     s.edit(
         format!("issues/{MIDWEEK}/issue.toml"),
         "subject = ",
         "subjekt = ",
     );
-    let out = s.run(&["archive"]);
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let out = s.run_ok(&["archive"]);
     let err = common::stderr(&out);
-    assert!(err.contains(&format!("{MIDWEEK}/issue.toml")), "{err}");
-    assert_eq!(site_files(&s), before, "the old site is untouched");
-    let leftovers: Vec<_> = std::fs::read_dir(s.path("out"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(err.contains(&format!("{MIDWEEK} does not build")), "{err}");
+    assert!(
+        err.contains("its page from the last archive was kept"),
+        "{err}"
+    );
+    assert!(
+        common::stdout(&out).contains("archived 1 issue"),
+        "{}",
+        common::stdout(&out)
+    );
+    // The mail already sent still links to a page that works ...
+    assert_eq!(s.read(&page), old_page);
+    // ... but the index and the feed list only what builds.
+    assert!(
+        !s.read("out/site/index.html")
+            .contains(&format!("{MIDWEEK}/"))
+    );
+    assert!(!s.read("out/site/feed.xml").contains(MIDWEEK));
+    assert!(s.read("out/site/feed.xml").contains(SUNDAY));
+    assert!(leftovers(&s).is_empty(), "{:?}", leftovers(&s));
 
-    // Without an earlier site, nothing is created at all.
+    // Without an earlier page, the broken issue is simply left out.
     let fresh = Sample::new();
     fresh.edit(
         format!("issues/{SUNDAY}/issue.toml"),
         "subject = ",
         "subjekt = ",
     );
-    assert_eq!(fresh.run(&["archive"]).status.code(), Some(1));
-    assert!(!fresh.exists("out/site"));
+    let out = fresh.run_ok(&["publish", SUNDAY]);
+    assert!(common::stderr(&out).contains("it was left out of the archive"));
+    assert!(!fresh.exists(format!("out/site/{SUNDAY}")));
+    assert!(fresh.exists("out/site/index.html"));
 }

@@ -20,7 +20,7 @@ fn subscribers(s: &Sample, n: usize) {
 }
 
 fn due(s: &Sample, now: &str) -> Output {
-    s.run(&["send", "--due", "--now", now])
+    s.run(&["send", "--due", "--outbox", "--now", now])
 }
 
 fn outbox_count(s: &Sample) -> usize {

@@ -308,7 +308,7 @@ fn proof_goes_to_one_address_and_leaves_the_journal_alone() {
     assert!(msgs[0].contains("X-Rcpt-Args: <editor@example.com>"));
     let status = s.run(&["status", SUNDAY]);
     assert!(
-        text(&status).contains("sent 0, failed 0, pending 0"),
+        text(&status).contains("sent 0, failed 0, pending 6 of 6 recipients"),
         "{}",
         text(&status)
     );

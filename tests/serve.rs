@@ -618,7 +618,7 @@ fn concurrent_one_click_posts_during_a_send_are_all_recorded() {
 #[test]
 fn archive_is_served_with_strict_paths_and_health() {
     let s = Sample::new();
-    s.run_ok(&["archive"]);
+    s.publish_samples();
     let server = Server::start(&s);
 
     let r = server.get("/healthz");

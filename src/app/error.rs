@@ -58,6 +58,11 @@ pub enum Error {
          Set it to a long random string (e.g. `openssl rand -hex 32`) and keep it the same for every send"
     )]
     NoSecret,
+    #[error(
+        "send --due needs an SMTP server (ALMANAC_SMTP_URL or [smtp] url); it never falls back to the outbox on its own. \
+         To deliver to out/outbox/ instead, set `transport = \"outbox\"` under [send]; nothing was sent"
+    )]
+    NoSmtp,
     #[error("newsletter.toml has no [schedule]{0}")]
     NoSchedule(&'static str),
     #[error("{0}")]

@@ -15,6 +15,8 @@ pub mod archive;
 pub mod build;
 pub mod check;
 mod error;
+pub mod lifecycle;
+pub mod marks;
 pub mod new;
 mod project;
 pub mod schedule;

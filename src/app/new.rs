@@ -14,6 +14,8 @@ use crate::fsx::Context;
 pub struct Created {
     pub id: String,
     pub dir: PathBuf,
+    /// The date is not a scheduled send of the edition, or is past.
+    pub warnings: Vec<String>,
 }
 
 pub fn scaffold(
@@ -48,7 +50,50 @@ pub fn scaffold(
         issue_template(&edition, &name, date).as_bytes(),
     )?;
     crate::fsx::write_file(&dir.join("guide.md"), GUIDE_TEMPLATE.as_bytes())?;
-    Ok(Created { id, dir })
+    let warnings = date_warnings(project, &edition, date, now);
+    Ok(Created { id, dir, warnings })
+}
+
+/// "Wednesday" (chrono's `Display` gives "Wed").
+fn day_name(w: chrono::Weekday) -> String {
+    NaiveDate::from_isoywd_opt(2026, 1, w)
+        .map_or_else(|| w.to_string(), |d| d.format("%A").to_string())
+}
+
+/// What is odd about a date given with --date: a day the schedule does not
+/// send this edition (`send --due` would never pick the issue up), or a
+/// day that has passed.
+fn date_warnings(
+    project: &Project,
+    edition: &EditionId,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(s) = &project.config.schedule {
+        let today = now.with_timezone(&s.timezone).date_naive();
+        if date < today {
+            out.push(format!(
+                "{date} is in the past (today is {today} in {})",
+                s.timezone
+            ));
+        }
+        let slot = s.slots.iter().find(|sl| &sl.edition == edition);
+        match slot {
+            Some(sl) if chrono::Datelike::weekday(&date) != sl.weekday => {
+                let day = day_name(sl.weekday);
+                out.push(format!(
+                    "{date} is a {}, but {edition} is scheduled on {day}s; `send --due` will not send this issue (send it by hand, or pick a {day})",
+                    date.format("%A"),
+                ))
+            }
+            None => out.push(format!(
+                "the schedule has no slot for {edition}; `send --due` will not send this issue"
+            )),
+            Some(_) => {}
+        }
+    }
+    out
 }
 
 /// The local date of the edition's next scheduled send after `now`.
@@ -63,6 +108,9 @@ fn issue_template(edition: &EditionId, name: &str, date: NaiveDate) -> String {
         r#"# The {name} issue of {date}. `almanac check` validates this file.
 edition = "{edition}"
 date = {date}
+# A draft is never sent (proofs and the preview only). Delete this line, or
+# set it to false, when the issue is ready.
+draft = true
 
 # One line, at most 150 characters. Shown as the email's subject.
 subject = "TODO: write the subject"

@@ -117,10 +117,12 @@ impl Project {
             .out
             .join(issue.id.as_str())
             .join("email.html");
-        let (report, problems) = lint::lint(&file, &html);
-        if problems.has_errors() {
-            return Err(problems.into());
+        let (report, lint_problems) = lint::lint(&file, &html);
+        if lint_problems.has_errors() {
+            return Err(lint_problems.into());
         }
+        let mut problems = issue.warnings.clone();
+        problems.extend(lint_problems);
         Ok(Built {
             issue,
             rendered,

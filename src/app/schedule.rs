@@ -117,20 +117,37 @@ pub fn root_dir(project: &Project) -> std::path::PathBuf {
     std::fs::canonicalize(dir).unwrap_or_else(|_| root.clone())
 }
 
-pub fn cron(dir: &str, bin: &str) -> String {
+/// Where the scheduler's failures are mailed: the newsletter's Reply-To,
+/// else its From.
+pub fn editor(project: &Project) -> String {
+    let n = &project.config.newsletter;
+    n.reply_to.as_ref().unwrap_or(&n.from).email.to_string()
+}
+
+/// A crontab: the environment file is loaded (cron starts with almost no
+/// environment), every run is appended to the log, and only a failed run
+/// prints anything, so cron mails MAILTO exactly when something went wrong.
+pub fn cron(dir: &str, bin: &str, mail_to: &str) -> String {
     format!(
         "# m h dom mon dow  command  (every 10 minutes; `--due` sends only what is due, once)\n\
-         */10 * * * * cd {dir} && {bin} send --due >> state/almanac.log 2>&1\n"
+         # Secrets (ALMANAC_SMTP_URL, ALMANAC_SMTP_PASSWORD, ALMANAC_UNSUBSCRIBE_SECRET, ...) live in\n\
+         # /etc/almanac/env as KEY=value lines, readable only by the user this crontab belongs to.\n\
+         MAILTO={mail_to}\n\
+         */10 * * * * cd {dir} && set -a && . /etc/almanac/env && set +a && {{ {bin} send --due >> state/almanac.log 2>&1 || {{ echo \"almanac send --due failed (exit $?); the end of state/almanac.log:\"; tail -n 20 state/almanac.log; }}; }}\n"
     )
 }
 
-pub fn systemd(dir: &str, bin: &str) -> String {
+/// systemd units: the service loads the environment file, a failure
+/// starts `almanac-send-failed.service`, which mails the journal's last
+/// lines to the editor (any `mail` command will do; mailutils or bsd-mailx).
+pub fn systemd(dir: &str, bin: &str, mail_to: &str) -> String {
     format!(
         r#"# /etc/systemd/system/almanac-send.service
 [Unit]
 Description=almanac: send the newsletter edition that is due
 After=network-online.target
 Wants=network-online.target
+OnFailure=almanac-send-failed.service
 
 [Service]
 Type=oneshot
@@ -139,8 +156,17 @@ WorkingDirectory={dir}
 # optionally ALMANAC_DKIM_KEY, ALMANAC_SUBSCRIBERS, ALMANAC_STATE_DIR.
 EnvironmentFile=/etc/almanac/env
 ExecStart={bin} send --due
-# 0 sent or nothing due; 3 some failed; 4 another send running; 5 missed.
-SuccessExitStatus=0
+# 0: sent, or nothing due. Anything else is a failure and starts OnFailure=:
+# 1 nothing could be sent (a draft, a broken issue, no SMTP), 3 some failed,
+# 4 another send running, 5 missed (once; the issue is then recorded skipped).
+
+# /etc/systemd/system/almanac-send-failed.service
+[Unit]
+Description=almanac: tell the editor that a scheduled send failed
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'journalctl -u almanac-send.service -n 30 --no-pager | mail -s "almanac: the scheduled send failed on %H" {mail_to}'
 
 # /etc/systemd/system/almanac-send.timer
 [Unit]

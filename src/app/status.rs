@@ -1,20 +1,34 @@
-//! What the journal says about an issue: delivery counts and failures.
+//! Where issues stand: each one's stage and delivery counts, or one
+//! issue's in detail with its failures and last run.
 
+use chrono::{DateTime, Utc};
+
+use super::lifecycle::{self, Context, IssueState};
 use super::{Project, Result};
-use crate::state::{Counts, FailedDelivery, State};
+use crate::state::{FailedDelivery, RunRecord};
 
 #[derive(Debug, serde::Serialize)]
-pub struct IssueStatus {
-    pub issue: String,
-    pub counts: Counts,
+pub struct Detail {
+    #[serde(flatten)]
+    pub state: IssueState,
     pub failures: Vec<FailedDelivery>,
+    pub last_run: Option<RunRecord>,
 }
 
-pub fn status(project: &Project, issue: &str) -> Result<IssueStatus> {
-    let state = State::open(&project.config.paths.state)?;
-    Ok(IssueStatus {
-        issue: issue.to_owned(),
-        counts: state.counts(issue)?,
-        failures: state.failures(issue)?,
+/// The newest `limit` issues.
+pub fn list(project: &Project, now: DateTime<Utc>, limit: usize) -> Result<Vec<IssueState>> {
+    lifecycle::all(project, now, limit)
+}
+
+/// One issue, named by id or folder; an unknown one is an error that lists
+/// the known issues.
+pub fn one(project: &Project, arg: &str, now: DateTime<Utc>) -> Result<Detail> {
+    let id = project.resolve(Some(arg))?;
+    let cx = Context::load(project, now)?;
+    let state = cx.built(project, &id)?;
+    Ok(Detail {
+        state,
+        failures: cx.state().failures(id.as_str())?,
+        last_run: cx.state().last_run(id.as_str())?,
     })
 }

@@ -19,8 +19,13 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     super::print_problems(&r.warnings);
     if !args.quiet {
         println!(
-            "archived {} → {} (index.html, feed.xml) in {} ms",
+            "archived {}{} → {} (index.html, feed.xml) in {} ms",
             super::plural(r.issues, "issue"),
+            if r.unsent > 0 {
+                format!(" ({} not sent yet, left out)", r.unsent)
+            } else {
+                String::new()
+            },
             r.dir.display(),
             start.elapsed().as_millis()
         );

@@ -6,6 +6,7 @@
 mod archive;
 mod build;
 mod check;
+mod mark;
 mod new;
 mod preview;
 mod progress;
@@ -52,8 +53,12 @@ pub enum Command {
     New(new::Args),
     /// Deliver an issue to every subscriber who should get it, exactly once.
     Send(send::Args),
-    /// Delivery counts and failures of an issue, from the journal.
+    /// Where each issue stands (draft, ready, due, sent ...), or one issue's deliveries.
     Status(status::Args),
+    /// Never send this issue from `send --due` (--undo to take it back).
+    Skip(mark::Args),
+    /// Put an issue in the archive although it was not sent over SMTP (--undo to withdraw).
+    Publish(mark::Args),
     /// Suppress addresses (by address, unsubscribe token, or bounce/complaint mail); wins over the list.
     Unsubscribe(unsubscribe::Args),
     /// Check, list and edit the subscriber list.
@@ -79,6 +84,8 @@ pub fn main() -> ExitCode {
         Command::New(a) => new::run(&cli, a),
         Command::Send(a) => send::run(&cli, a),
         Command::Status(a) => status::run(&cli, a),
+        Command::Skip(a) => mark::run(&cli, a, crate::state::Mark::Skipped),
+        Command::Publish(a) => mark::run(&cli, a, crate::state::Mark::Published),
         Command::Unsubscribe(a) => unsubscribe::run(&cli, a),
         Command::Subscribers(a) => subscribers::run(&cli, a),
         Command::Schedule(a) => schedule::run(&cli, a),
@@ -126,6 +133,10 @@ fn print_problems(p: &crate::diag::Problems) {
     if !p.is_empty() {
         eprint!("{}", p.render(fancy()));
     }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 fn plural(n: usize, word: &str) -> String {

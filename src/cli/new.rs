@@ -19,8 +19,11 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let created = app::new::scaffold(&project, &args.edition, args.date, crate::clock::now())?;
     let id = &created.id;
     println!("created {}", created.dir.display());
+    for w in &created.warnings {
+        eprintln!("warning: {w}");
+    }
     println!(
-        "next: fill in issue.toml and guide.md, then `almanac check {id}` and `almanac build {id}`"
+        "next: fill in issue.toml and guide.md and watch them in `almanac preview`; `almanac check {id}` lists what is left; remove `draft = true` when it is ready"
     );
     Ok(exit::OK)
 }

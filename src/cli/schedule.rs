@@ -30,11 +30,17 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "almanac".into());
     if args.systemd {
-        print!("{}", app::schedule::systemd(&dir, &bin));
+        print!(
+            "{}",
+            app::schedule::systemd(&dir, &bin, &app::schedule::editor(&project))
+        );
         return Ok(exit::OK);
     }
     if args.cron {
-        print!("{}", app::schedule::cron(&dir, &bin));
+        print!(
+            "{}",
+            app::schedule::cron(&dir, &bin, &app::schedule::editor(&project))
+        );
         return Ok(exit::OK);
     }
     let now = args.now.unwrap_or_else(crate::clock::now);

@@ -40,6 +40,10 @@ pub struct Args {
     /// Print the summary as JSON on standard output.
     #[arg(long)]
     pub json: bool,
+    /// Write the messages to out/outbox/ (delivered to nobody) even if an
+    /// SMTP server is configured.
+    #[arg(long)]
+    pub outbox: bool,
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
@@ -61,7 +65,7 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         return Ok(exit::OK);
     }
     let (built, lock) = if args.due {
-        match app::send::due::due(&project, now)? {
+        match app::send::due::due(&project, now, args.outbox)? {
             DueNow::Idle(line) => {
                 println!("{line}");
                 return Ok(exit::OK);
@@ -78,6 +82,7 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         dry_run: args.dry_run,
         limit: args.limit,
         now,
+        outbox: args.outbox,
     };
     let plan = app::send::plan(&project, built, &req, lock)?;
     warn(&plan.warnings);

@@ -1,12 +1,17 @@
-//! `almanac status ISSUE`: delivery counts and failures (see `app::status`).
+//! `almanac status [ISSUE]`: every recent issue's stage, or one issue's
+//! deliveries (see `app::status`).
 
 use super::{Cli, CmdResult};
+use crate::app::lifecycle::IssueState;
 use crate::app::{self, exit};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Issue id.
-    pub issue: String,
+    /// Issue id or folder; without one, the recent issues.
+    pub issue: Option<String>,
+    /// How many issues to list without ISSUE.
+    #[arg(long, default_value_t = 10)]
+    pub count: usize,
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
@@ -14,24 +19,89 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let project = super::project(cli)?;
-    let s = app::status::status(&project, &args.issue)?;
+    let now = crate::clock::now();
+    let Some(arg) = &args.issue else {
+        let all = app::status::list(&project, now, args.count)?;
+        if args.json {
+            super::print_json(&all);
+        } else if all.is_empty() {
+            println!("no issues yet; create one with `almanac new EDITION`");
+        }
+        for s in all.iter().filter(|_| !args.json) {
+            println!("{}", line(s));
+        }
+        return Ok(exit::OK);
+    };
+    let d = app::status::one(&project, arg, now)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        super::print_json(&d);
         return Ok(exit::OK);
     }
-    let c = &s.counts;
+    let s = &d.state;
     println!(
-        "{}: sent {}, failed {}, pending {}",
+        "{}: {}; sent {}, failed {}, pending {} of {} recipients{}",
         s.issue,
-        c.sent + c.outbox,
-        c.failed,
-        c.pending
+        s.label,
+        s.sent,
+        s.failed,
+        s.pending,
+        s.recipients,
+        outbox(s)
     );
-    for f in &s.failures {
+    if let Some(r) = &d.last_run {
+        println!(
+            "  last run: started {}, {}{}",
+            r.started_at,
+            r.finished_at
+                .as_ref()
+                .map_or("not finished".into(), |f| format!("finished {f}")),
+            r.stopped
+                .as_ref()
+                .map_or(String::new(), |why| format!("; stopped early: {why}"))
+        );
+    }
+    for f in &d.failures {
         println!(
             "  failed: {} ({} attempts): {}",
             f.email, f.attempts, f.reply
         );
     }
     Ok(exit::OK)
+}
+
+fn outbox(s: &IssueState) -> String {
+    if s.outbox > 0 {
+        format!(
+            " (and {} written to the outbox only, which reached nobody)",
+            s.outbox
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// One issue in the list: id, edition, stage, counts.
+fn line(s: &IssueState) -> String {
+    let counts = if s.sent + s.failed > 0 {
+        format!(
+            "  sent {}/{}{}",
+            s.sent,
+            s.recipients,
+            if s.failed > 0 {
+                format!(", failed {}", s.failed)
+            } else {
+                String::new()
+            }
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{:<24} {:<8} {}{}{}",
+        s.issue,
+        s.edition.as_deref().unwrap_or("?"),
+        s.label,
+        counts,
+        outbox(s)
+    )
 }

@@ -118,6 +118,8 @@ pub struct SendSettings {
     pub max_attempts: u32,
     /// Backoff before the first retry; doubles each time, capped at 30 s.
     pub first_backoff: Duration,
+    /// `transport = "outbox"`: the operator asked for the outbox.
+    pub outbox_chosen: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,11 +178,32 @@ impl Config {
         let newsletter = newsletter(raw.newsletter);
         let paths = paths(&root, raw.paths, env);
         let schedule = raw.schedule.map(|s| v.schedule(s));
+        let transport = raw.send.transport.clone();
         let mut send = v.send(raw.send);
         if let Some(ms) = env.retry_backoff_ms {
             send.first_backoff = Duration::from_millis(ms);
         }
         let smtp = v.smtp(raw.smtp, env, &newsletter);
+        if let Some(t) = transport {
+            match t.get_ref().as_str() {
+                "outbox" => send.outbox_chosen = true,
+                "smtp" if smtp.is_none() => {
+                    v.err::<()>(
+                        t.span(),
+                        "`transport = \"smtp\"`, but no SMTP server is configured".into(),
+                        "set ALMANAC_SMTP_URL or [smtp] url",
+                    );
+                }
+                "smtp" => {}
+                other => {
+                    v.err::<()>(
+                        t.span(),
+                        format!("unknown transport `{other}`"),
+                        "use `smtp` (the configured server) or `outbox` (files in out/outbox/, delivered to nobody)",
+                    );
+                }
+            }
+        }
         let dkim = raw.dkim.and_then(|d| v.dkim(d, env, &root));
         let config = Config {
             file: path.to_owned(),
@@ -385,6 +408,7 @@ impl Validator<'_> {
             rate_per_hour: (per_hour > 0).then_some(per_hour as u64),
             max_attempts: attempts.clamp(1, 20) as u32,
             first_backoff: Duration::from_millis(500),
+            outbox_chosen: false,
         }
     }
 

@@ -138,6 +138,9 @@ pub struct RawSend {
     /// Attempts per message for temporary failures (4xx, dropped connections).
     #[serde(default = "d_attempts")]
     pub max_attempts: Spanned<i64>,
+    /// `smtp` or `outbox`; without it, SMTP when a server is configured.
+    /// `send --due` uses the outbox only when it is named here.
+    pub transport: Option<Spanned<String>>,
 }
 
 fn d_connections() -> Spanned<i64> {
@@ -160,6 +163,7 @@ impl Default for RawSend {
             rate_per_second: Spanned::new(0..0, 0.0),
             rate_per_hour: Spanned::new(0..0, 0),
             max_attempts: d_attempts(),
+            transport: None,
         }
     }
 }

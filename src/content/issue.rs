@@ -29,6 +29,11 @@ pub struct Issue {
     /// In file order; the edition's rules pick and order them at render time.
     pub news: Vec<NewsItem>,
     pub guide: Guide,
+    /// A draft is never sent (proofs and preview only); `almanac new`
+    /// writes `draft = true`, and the editor removes it when ready.
+    pub draft: bool,
+    /// Found while loading but not stopping it (placeholders in a draft).
+    pub warnings: Problems,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +73,11 @@ struct RawIssue {
     preheader: Spanned<String>,
     #[serde(default)]
     note: Option<Prose>,
+    #[serde(default)]
+    draft: bool,
+    /// Words the placeholder check must not flag (say, a real "TK").
+    #[serde(default)]
+    allow_words: Vec<String>,
     /// Only checked for shape here; `Cx::news` reads the items with spans.
     #[serde(default)]
     #[allow(dead_code)]
@@ -100,12 +110,21 @@ pub fn load(id: IssueId, dir: &Path, layouts: &Layouts) -> Result<Issue, Problem
         problems: &mut problems,
     };
     cx.check_edition(&raw.edition, layouts);
+    cx.check_folder_edition(&id, &raw.edition, layouts);
     cx.check_date(&id, &raw.date);
     let subject = cx.line(&raw.subject, "the subject", MAX_SUBJECT);
     let preheader = cx.line(&raw.preheader, "the preheader", MAX_PREHEADER);
     let date = *raw.date.get_ref();
     let news = cx.news(date);
     let guide = guide.map_err(|g| problems.extend(g)).ok();
+    let mut warnings = Problems::default();
+    for p in placeholders(dir, &src, &raw.allow_words, raw.draft) {
+        if p.is_error() {
+            problems.push(p);
+        } else {
+            warnings.push(p);
+        }
+    }
     match (subject, preheader, guide) {
         (Some(subject), Some(preheader), Some(guide)) if !problems.has_errors() => Ok(Issue {
             id,
@@ -116,9 +135,23 @@ pub fn load(id: IssueId, dir: &Path, layouts: &Layouts) -> Result<Issue, Problem
             note: raw.note,
             news,
             guide,
+            draft: raw.draft,
+            warnings,
         }),
         _ => Err(problems),
     }
+}
+
+/// Placeholders in issue.toml and guide.md (an unreadable guide has been
+/// reported already).
+fn placeholders(dir: &Path, src: &Arc<str>, allow: &[String], draft: bool) -> Vec<Problem> {
+    use super::placeholders::{Kind, problems};
+    let mut out = problems(&dir.join("issue.toml"), src, Kind::Toml, allow, draft);
+    let guide = dir.join("guide.md");
+    if let Ok(text) = read_text(&guide, MAX_ISSUE_BYTES) {
+        out.extend(problems(&guide, &text, Kind::Markdown, allow, draft));
+    }
+    out
 }
 
 struct Cx<'a> {
@@ -142,6 +175,29 @@ impl Cx<'_> {
                     "known editions are {}; an edition is a file in layouts/editions/",
                     layouts.edition_names()
                 ),
+            );
+        }
+    }
+
+    /// A folder named `<date>-<edition>` must hold that edition: the
+    /// scheduler finds issues by edition, and a mismatch sends the wrong one.
+    fn check_folder_edition(&mut self, id: &IssueId, e: &Spanned<EditionId>, layouts: &Layouts) {
+        let Some((_, suffix)) = id.as_str().rsplit_once('-') else {
+            return;
+        };
+        let named = layouts.editions.keys().find(|k| k.as_str() == suffix);
+        // An unknown edition has been reported already.
+        if let Some(named) = named
+            && named != e.get_ref()
+            && layouts.edition(e.get_ref()).is_some()
+        {
+            self.push(
+                e.span(),
+                format!(
+                    "the folder `{id}` is named for the {named} edition, but this issue says `{}`",
+                    e.get_ref()
+                ),
+                "rename the folder or change `edition` so the two agree",
             );
         }
     }

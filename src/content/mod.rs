@@ -5,6 +5,7 @@
 pub mod guide;
 pub mod issue;
 pub mod markdown;
+pub mod placeholders;
 
 use std::path::{Path, PathBuf};
 

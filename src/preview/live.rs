@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Snapshot, Source, Watched};
+use crate::app::lifecycle::IssueState;
 use crate::app::{Error, Project};
 use crate::config::Env;
 use crate::diag::Problems;
@@ -24,6 +25,11 @@ impl Live {
 impl Source for Live {
     fn issues(&self) -> Result<Vec<IssueId>, Error> {
         self.project()?.issue_ids()
+    }
+
+    fn overview(&self) -> Result<Vec<IssueState>, Error> {
+        let project = self.project()?;
+        crate::app::lifecycle::all(&project, crate::clock::now(), usize::MAX)
     }
 
     fn render(&self, id: &IssueId) -> Result<Snapshot, Error> {

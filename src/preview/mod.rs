@@ -49,6 +49,9 @@ pub struct Snapshot {
 /// are shown as `almanac check` prints them (`file:line:col: error: ...`).
 pub trait Source: Send + Sync + 'static {
     fn issues(&self) -> Result<Vec<IssueId>, crate::app::Error>;
+    /// Every issue's subject, edition, date, stage and check result,
+    /// newest first, for the index.
+    fn overview(&self) -> Result<Vec<crate::app::lifecycle::IssueState>, crate::app::Error>;
     fn render(&self, id: &IssueId) -> Result<Snapshot, crate::app::Error>;
     /// What to watch, from the current configuration.
     fn watched(&self) -> Watched;

@@ -7,6 +7,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::Snapshot;
 use super::frames;
 use crate::app::Error;
+use crate::app::lifecycle::IssueState;
 use crate::domain::IssueId;
 use crate::render::lint::{GMAIL_CLIP_BYTES, GMAIL_STYLE_BYTES};
 
@@ -19,18 +20,27 @@ const SCRIPT: &str = include_str!("preview.js");
 pub const DESKTOP_WIDTH: u32 = 640;
 pub const PHONE_WIDTH: u32 = 375;
 
-/// `/`: every issue, newest first.
-pub fn index(version: &str, issues: &Result<Vec<IssueId>, Error>) -> Markup {
+/// `/`: every issue, newest first, with its subject, edition, date, stage
+/// and what `almanac check` says of it.
+pub fn index(version: &str, issues: &Result<Vec<IssueState>, Error>) -> Markup {
     let body = html! {
         h1 { "Issues" }
         @match issues {
-            Ok(ids) if ids.is_empty() => {
+            Ok(list) if list.is_empty() => {
                 p { "There are no issues yet. Create one with " code { "almanac new" } "." }
             }
-            Ok(ids) => {
+            Ok(list) => {
                 ul.issues {
-                    @for id in ids.iter().rev() {
-                        li { a href={ "/issue/" (id) } { (id) } }
+                    @for s in list {
+                        li { a href={ "/issue/" (s.issue) } {
+                            span.id { (s.issue) }
+                            span.subject { (s.subject.as_deref().unwrap_or("(does not load)")) }
+                            span.meta {
+                                (s.edition.as_deref().unwrap_or("?")) " · " (s.date.as_deref().unwrap_or("?"))
+                                " · " span.stage data-stage=(stage_key(s)) { (s.label) }
+                                " · " (check_result(s))
+                            }
+                        } }
                     }
                 }
             }
@@ -38,6 +48,30 @@ pub fn index(version: &str, issues: &Result<Vec<IssueId>, Error>) -> Markup {
         }
     };
     layout("almanac preview", version, html! {}, body)
+}
+
+fn stage_key(s: &IssueState) -> &'static str {
+    use crate::app::lifecycle::Stage;
+    match s.stage {
+        Stage::Broken { .. } => "broken",
+        Stage::Draft => "draft",
+        Stage::Sent | Stage::PartlySent | Stage::Sending | Stage::Interrupted => "sent",
+        Stage::Skipped { .. } | Stage::Missed => "skipped",
+        _ => "ready",
+    }
+}
+
+fn check_result(s: &IssueState) -> String {
+    match (&s.stage, s.warnings) {
+        (crate::app::lifecycle::Stage::Broken { errors }, _) => {
+            format!(
+                "check: {errors} error{}",
+                if *errors == 1 { "" } else { "s" }
+            )
+        }
+        (_, 0) => "check: ok".into(),
+        (_, n) => format!("check: {n} warning{}", if n == 1 { "" } else { "s" }),
+    }
 }
 
 /// `/issue/<id>`: the frames, checks, headers and plain text, or the

@@ -18,6 +18,7 @@ use axum::routing::get;
 
 use super::{Snapshot, Source, frames, page, watch};
 use crate::app::Error;
+use crate::app::lifecycle::IssueState;
 use crate::domain::IssueId;
 
 /// How to run the server.
@@ -119,6 +120,7 @@ struct Inner {
 struct Cache {
     generation: u64,
     issues: Option<Rendered<Vec<IssueId>>>,
+    overview: Option<Rendered<Vec<IssueState>>>,
     snapshots: HashMap<IssueId, Rendered<Snapshot>>,
 }
 
@@ -144,6 +146,13 @@ impl Inner {
         }
         let value = f(&mut cache, &*self.source);
         (self.version_of(generation), value)
+    }
+
+    fn overview(cache: &mut Cache, source: &dyn Source) -> Rendered<Vec<IssueState>> {
+        cache
+            .overview
+            .get_or_insert_with(|| Arc::new(source.overview()))
+            .clone()
     }
 
     fn issues(cache: &mut Cache, source: &dyn Source) -> Rendered<Vec<IssueId>> {
@@ -210,7 +219,7 @@ async fn guard(State(app): State<App>, request: Request, next: Next) -> Response
 }
 
 async fn index(State(app): State<App>) -> Response {
-    match blocking(&app, |a| a.cached(Inner::issues)).await {
+    match blocking(&app, |a| a.cached(Inner::overview)).await {
         Ok((version, issues)) => Html(page::index(&version, &issues).into_string()).into_response(),
         Err(r) => r,
     }

@@ -63,6 +63,22 @@ pub struct RunRecord {
     pub not_attempted: u64,
     /// Why it stopped early, if it did.
     pub stopped: Option<String>,
+    /// The sending process.
+    pub pid: Option<u32>,
+}
+
+impl RunRecord {
+    /// Started and not finished, by a process that is still alive.
+    pub fn in_progress(&self) -> bool {
+        self.finished_at.is_none() && self.pid.is_some_and(process_alive)
+    }
+}
+
+/// Whether a process with this id exists (Linux: `/proc`; elsewhere it is
+/// assumed to, so an unfinished run shows as sending, never as crashed).
+fn process_alive(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 /// An issue id with its journal counts.
@@ -82,6 +98,19 @@ impl State {
             "SELECT email FROM deliveries WHERE issue = ?1 AND status = 'sent'"
         };
         let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([issue], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Addresses whose last attempt at this issue failed.
+    pub fn failed(&self, issue: &str) -> Result<HashSet<String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT email FROM deliveries WHERE issue = ?1 AND status = 'failed'")
+            .map_err(|e| self.err(e))?;
         let rows = st
             .query_map([issue], |r| r.get::<_, String>(0))
             .map_err(|e| self.err(e))?;
@@ -212,8 +241,8 @@ impl State {
     pub fn start_run(&self, issue: &str, via: &str, now: &str) -> Result<i64> {
         self.conn
             .execute(
-                "INSERT INTO runs (issue, started_at, via) VALUES (?1, ?2, ?3)",
-                params![issue, now, via],
+                "INSERT INTO runs (issue, started_at, via, pid) VALUES (?1, ?2, ?3, ?4)",
+                params![issue, now, via, std::process::id()],
             )
             .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())
@@ -242,7 +271,7 @@ impl State {
     pub fn last_run(&self, issue: &str) -> Result<Option<RunRecord>> {
         self.conn
             .query_row(
-                "SELECT started_at, finished_at, via, sent, failed, skipped, not_attempted, stopped
+                "SELECT started_at, finished_at, via, sent, failed, skipped, not_attempted, stopped, pid
                  FROM runs WHERE issue = ?1 ORDER BY id DESC LIMIT 1",
                 [issue],
                 |r| {
@@ -255,6 +284,7 @@ impl State {
                         skipped: r.get(5)?,
                         not_attempted: r.get(6)?,
                         stopped: r.get(7)?,
+                        pid: r.get(8)?,
                     })
                 },
             )

@@ -215,6 +215,18 @@ impl State {
         Ok(())
     }
 
+    /// Removes the issue's mark of this kind; false when it had none.
+    pub fn unmark(&self, issue: &str, mark: Mark) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM issue_marks WHERE issue = ?1 AND mark = ?2",
+                params![issue, mark.as_str()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
     /// The issue's mark and its detail, if it has one.
     pub fn mark_of(&self, issue: &str) -> Result<Option<(Mark, String)>> {
         let row: Option<(String, String)> = self

@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN via TEXT NOT NULL DEFAULT '';
     ALTER TABLE runs ADD COLUMN not_attempted INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN stopped TEXT;
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
     CREATE TABLE issue_marks (
         issue      TEXT PRIMARY KEY,
         mark       TEXT NOT NULL CHECK (mark IN ('skipped', 'published')),

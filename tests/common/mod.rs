@@ -88,6 +88,14 @@ impl Sample {
         self.path(Path::new("out").join(issue))
     }
 
+    /// `almanac publish` for every sample issue: the archive shows only
+    /// issues sent over SMTP or published by the editor.
+    pub fn publish_samples(&self) {
+        for id in ISSUES {
+            self.run_ok(&["publish", id]);
+        }
+    }
+
     /// Writes a file in the copy (creating folders as needed).
     pub fn write(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) {
         let path = self.path(rel);

@@ -101,6 +101,9 @@ impl Plan<'_> {
                 ..RunRecord::default()
             },
         );
+        if self.delivery.is_smtp() && summary.sent > 0 {
+            summary.archive = Some(rebuild_archive(self.project));
+        }
         summary.exit_code =
             if summary.sent == 0 && summary.aborted.is_some() && summary.failed.is_empty() {
                 exit::INVALID
@@ -110,6 +113,25 @@ impl Plan<'_> {
                 exit::SOME_FAILED
             };
         Ok(summary)
+    }
+}
+
+/// Rebuilds the archive so the "view in browser" link of the mail just
+/// sent works when it lands. A failure here is reported, never fatal: the
+/// mail has gone.
+fn rebuild_archive(project: &crate::app::Project) -> String {
+    match crate::app::archive::publish(project) {
+        Ok(r) => format!(
+            "archive rebuilt: {} issue{} in {}{}",
+            r.issues,
+            if r.issues == 1 { "" } else { "s" },
+            r.dir.display(),
+            match r.warnings.warnings() {
+                0 => String::new(),
+                n => format!(" ({n} warnings; run `almanac archive` to see them)"),
+            }
+        ),
+        Err(e) => format!("the archive was not rebuilt: {}", crate::send::chain(&e)),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Request {
     pub limit: Option<usize>,
     /// The time of the send (the Date header; what is due).
     pub now: DateTime<Utc>,
+    /// Deliver to the outbox folder even if an SMTP server is configured.
+    pub outbox: bool,
 }
 
 /// The transport a send uses: the configured SMTP server, or the outbox.
@@ -47,13 +49,22 @@ pub enum Delivery {
 }
 
 impl Delivery {
-    pub fn of(project: &Project) -> Delivery {
+    /// The configured SMTP server, unless the outbox is asked for (here,
+    /// or by `[send] transport = "outbox"`) or there is no server.
+    pub fn of(project: &Project, outbox: bool) -> Delivery {
         match &project.config.smtp {
-            Some(s) => Delivery::Smtp(Arc::new(SmtpTransport::new(s.clone()))),
-            None => Delivery::Outbox(Arc::new(Outbox::new(
+            Some(s) if !outbox && !project.config.send.outbox_chosen => {
+                Delivery::Smtp(Arc::new(SmtpTransport::new(s.clone())))
+            }
+            _ => Delivery::Outbox(Arc::new(Outbox::new(
                 project.config.paths.out.join("outbox"),
             ))),
         }
+    }
+
+    /// Whether the outbox was chosen rather than fallen back to.
+    pub fn chosen(project: &Project, outbox: bool) -> bool {
+        outbox || project.config.send.outbox_chosen || project.config.smtp.is_some()
     }
 
     pub fn describe(&self) -> String {
@@ -119,6 +130,8 @@ pub struct Summary {
     pub aborted: Option<String>,
     pub seconds: f64,
     pub messages_per_second: f64,
+    /// What rebuilding the archive after the send did.
+    pub archive: Option<String>,
     pub exit_code: u8,
 }
 

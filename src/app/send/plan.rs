@@ -33,10 +33,27 @@ pub fn plan<'p>(
     req: &Request,
     lock: Option<SendLock>,
 ) -> Result<Plan<'p>> {
-    let delivery = Delivery::of(project);
+    if built.issue.draft && !req.dry_run {
+        return Err(Error::Draft(format!(
+            "{} is still a draft; set draft = false in {} when it is ready (a proof with --test works on drafts); nothing was sent",
+            built.issue.id,
+            project
+                .issue_dir(&built.issue.id)
+                .join("issue.toml")
+                .display()
+        )));
+    }
+    let delivery = Delivery::of(project, req.outbox);
     let mut warnings: Vec<String> = secret_check(project, delivery.is_smtp() && !req.dry_run)?
         .into_iter()
         .collect();
+    if !Delivery::chosen(project, req.outbox) {
+        warnings.push(format!(
+            "no SMTP server is configured, so the messages go to {} and reach nobody; \
+             pass --outbox to say that is what you want, or set ALMANAC_SMTP_URL",
+            delivery.describe()
+        ));
+    }
     let date = req.now.with_timezone(&project.timezone()).fixed_offset();
     let prepared = mail::prepare(&project.config, &built.issue, &built.rendered, date, false);
     let dkim = load_dkim(project, &prepared)?;

@@ -19,10 +19,20 @@ pub struct Proof {
 }
 
 pub fn proof(project: &Project, built: Built, to: &Email, now: DateTime<Utc>) -> Result<Proof> {
-    let delivery = Delivery::of(project);
+    let delivery = Delivery::of(project, false);
     let warnings = secret_check(project, false)?.into_iter().collect();
     let date = now.with_timezone(&project.timezone()).fixed_offset();
-    let prepared = mail::prepare(&project.config, &built.issue, &built.rendered, date, true);
+    let mut issue = built.issue;
+    if issue.draft {
+        // A proof of a draft says so where the editor looks first.
+        issue.subject = crate::domain::Line::new(
+            &format!("[DRAFT] {}", issue.subject),
+            "the subject",
+            usize::MAX,
+        )
+        .unwrap_or(issue.subject);
+    }
+    let prepared = mail::prepare(&project.config, &issue, &built.rendered, date, true);
     let dkim = load_dkim(project, &prepared)?;
     delivery.preflight()?;
     let target = Target::new(to.clone(), None)
