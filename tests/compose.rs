@@ -757,9 +757,16 @@ fn the_web_version_has_nothing_personal() {
             !b.web.contains('\u{E001}'),
             "{id}: web.html contains a personal-field marker"
         );
+        for mailing in ["Hi there,", "Hi ", "You are receiving this"] {
+            assert!(
+                !b.web.contains(mailing),
+                "{id}: web.html speaks as a mailing: {mailing:?}"
+            );
+        }
         assert!(
-            b.web.contains("Hi there,"),
-            "{id}: web.html should greet with the fallback name"
+            b.web
+                .contains("mailto:editors@almanac.example?subject=Subscribe"),
+            "{id}: web.html should invite readers to subscribe"
         );
         let doc = Html::parse_document(&b.web);
         assert!(
@@ -768,7 +775,10 @@ fn the_web_version_has_nothing_personal() {
         );
         for a in doc.select(&sel("a")) {
             let href = a.value().attr("href").unwrap_or("");
-            assert!(href.starts_with("https://"), "{id}: web.html link {href:?}");
+            assert!(
+                href.starts_with("https://") || href.starts_with("mailto:"),
+                "{id}: web.html link {href:?}"
+            );
         }
         assert!(
             !b.web.contains("var(--"),

@@ -185,6 +185,27 @@ fn index_lists_issues_and_each_page_shows_the_email() {
             index.body
         );
     }
+    // Each issue with its subject, edition, date, stage and check result.
+    // The samples are ready and unsent: due or missed, by today's date.
+    let stage = |s: &str| format!(r#"class="stage" data-stage="{s}""#);
+    assert!(
+        index.body.contains("Sparse autoencoders, up close")
+            && index.body.contains("sunday · 2026-11-29 · ")
+            && (index.body.contains(&stage("ready")) || index.body.contains(&stage("skipped")))
+            && index.body.contains("check: ok"),
+        "{}",
+        index.body
+    );
+    // A draft says so.
+    sample.run_ok(&["new", "sunday", "--date", "2026-12-06"]);
+    let index = preview.wait_for("the new draft", "/", |r| {
+        r.body.contains("2026-12-06-sunday")
+    });
+    assert!(
+        index.body.contains(r#"data-stage="draft""#) && index.body.contains("check: "),
+        "{}",
+        index.body
+    );
 
     for id in ISSUES {
         let page = preview.get(&format!("/issue/{id}"));

@@ -83,6 +83,7 @@ pub struct Links {
     pub archive: HttpsUrl,
     pub unsubscribe: HttpsUrl,
     pub unsubscribe_mailto: Email,
+    pub subscribe: Option<HttpsUrl>,
 }
 
 #[derive(Debug, Clone)]
@@ -214,6 +215,7 @@ impl Config {
                 archive: raw.links.archive,
                 unsubscribe: raw.links.unsubscribe,
                 unsubscribe_mailto: raw.links.unsubscribe_mailto,
+                subscribe: raw.links.subscribe,
             },
             paths,
             schedule: schedule.flatten(),

@@ -60,6 +60,10 @@ pub struct RawLinks {
     pub unsubscribe: HttpsUrl,
     /// Address that receives `mailto:` unsubscribe requests.
     pub unsubscribe_mailto: Email,
+    /// The subscribe page (`almanac serve`'s /subscribe), linked from the
+    /// web version of each issue.
+    #[serde(default)]
+    pub subscribe: Option<HttpsUrl>,
 }
 
 #[derive(Debug, Deserialize)]

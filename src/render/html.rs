@@ -89,11 +89,9 @@ fn masthead(v: &View<'_>) -> Markup {
 fn note(v: &View<'_>, web: bool) -> Markup {
     html! {
         tr { td.section.note {
-            // The web page is the same for everyone: no personal field, so
-            // it greets with the fallback ("Hi there,").
-            @if web {
-                p.greeting { "Hi " (v.config.newsletter.greeting_fallback) "," }
-            } @else {
+            // The web page is the same for everyone, and read by people
+            // who may not be subscribers: no greeting at all.
+            @if !web {
                 p.greeting { "Hi " (PreEscaped(Field::Name.marker())) "," }
             }
             @if let Some(note) = &v.issue.note {
@@ -191,12 +189,17 @@ fn footer(v: &View<'_>, web: bool) -> Markup {
     let n = &v.config.newsletter;
     html! {
         tr { td.footer {
-            @for p in n.why.paragraphs() { p.footer-text { (p) } }
             @if web {
+                // Whoever reads this page did not necessarily subscribe:
+                // invite them instead of telling them why they got it.
                 p.footer-text {
-                    "Read past issues in the " a.footer-link href=(v.config.links.archive.as_str()) { "archive" } "."
+                    (n.name) " comes by email. "
+                    a.footer-link href=(subscribe_link(v)) { "Subscribe" }
+                    " to get it, or read past issues in the "
+                    a.footer-link href=(v.config.links.archive.as_str()) { "archive" } "."
                 }
             } @else {
+                @for p in n.why.paragraphs() { p.footer-text { (p) } }
                 p.footer-text {
                     "This email was sent to " (PreEscaped(Field::Email.marker())) ". "
                     a.footer-link href=(PreEscaped(Field::UnsubscribeUrl.marker())) { "Unsubscribe" }
@@ -205,6 +208,19 @@ fn footer(v: &View<'_>, web: bool) -> Markup {
             }
             p.footer-address { (n.name) " · " (n.postal_address) }
         } }
+    }
+}
+
+/// The subscribe page when there is one, else a mail to the newsletter.
+fn subscribe_link(v: &View<'_>) -> String {
+    let n = &v.config.newsletter;
+    match &v.config.links.subscribe {
+        Some(url) => url.to_string(),
+        None => format!(
+            "mailto:{}?subject=Subscribe%20to%20{}",
+            n.reply_to.as_ref().unwrap_or(&n.from).email,
+            url::form_urlencoded::byte_serialize(n.name.as_str().as_bytes()).collect::<String>()
+        ),
     }
 }
 

@@ -26,9 +26,6 @@ pub enum DueNow {
 /// (the scheduler never falls back to it on its own).
 pub fn due(project: &Project, now: DateTime<Utc>, outbox: bool) -> Result<DueNow> {
     let sched = schedule(project).map_err(|_| Error::NoSchedule("; `send --due` needs one"))?;
-    if !super::Delivery::chosen(project, outbox) {
-        return Err(Error::NoSmtp);
-    }
     let occurrence = match schedule::due(sched, now) {
         Due::Nothing => {
             return Ok(DueNow::Idle(
@@ -38,6 +35,12 @@ pub fn due(project: &Project, now: DateTime<Utc>, outbox: bool) -> Result<DueNow
         Due::Now(o) => o,
         Due::Missed(o) => return missed(project, &o, now),
     };
+    // Checked when something is due, so an idle run stays quiet; the
+    // first due run without a server fails loudly instead of "sending" to
+    // the outbox.
+    if !super::Delivery::chosen(project, outbox) {
+        return Err(Error::NoSmtp);
+    }
     let what = describe(sched, &occurrence);
     let lock = take_lock(project, Some(&what))?;
     let slot = issue_for(project, &occurrence)?;
