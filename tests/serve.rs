@@ -519,13 +519,17 @@ fn confirm_page_in_headless_chromium() {
 
 #[test]
 fn concurrent_one_click_posts_during_a_send_are_all_recorded() {
-    const READERS: usize = 300;
-    const UNSUBSCRIBES: usize = 50;
+    // 2 000 distinct one-click unsubscribes from 50 clients at once, while
+    // a send to 3 000 runs (spaced to last past them): every one answered
+    // 200 and recorded, and the send unaffected.
+    const READERS: usize = 3000;
+    const UNSUBSCRIBES: usize = 2000;
+    const CLIENTS: usize = 50;
     let s = sample_with(READERS);
     s.edit(
         "newsletter.toml",
         "rate_per_second = 0",
-        "rate_per_second = 100",
+        "rate_per_second = 150",
     );
     let server = Server::start(&s);
     // smtp-sink when installed (4 connections), else the outbox.
@@ -562,7 +566,7 @@ fn concurrent_one_click_posts_during_a_send_are_all_recorded() {
         .map(|i| format!("reader{}@example.com", i * READERS / UNSUBSCRIBES))
         .collect();
     let threads: Vec<_> = addrs
-        .chunks(UNSUBSCRIBES / 5)
+        .chunks(UNSUBSCRIBES / CLIENTS)
         .map(|chunk| {
             let chunk = chunk.to_vec();
             std::thread::spawn(move || {
