@@ -620,9 +620,15 @@ fn message_eml_is_a_well_formed_multipart_message() {
             "{id}: Message-ID is bracketed"
         );
 
+        // Each edition is its own list.
+        let (edition, name) = if id.ends_with("midweek") {
+            ("midweek", "Midweek")
+        } else {
+            ("sunday", "Sunday")
+        };
         assert_eq!(
             hv("List-Id"),
-            "\"Call Me Almanac\" <call-me-almanac.almanac.example>"
+            format!("\"Call Me Almanac ({name})\" <{edition}.call-me-almanac.almanac.example>")
         );
         let unsub = hv("List-Unsubscribe");
         assert!(
@@ -630,8 +636,17 @@ fn message_eml_is_a_well_formed_multipart_message() {
             "{id}: List-Unsubscribe {unsub}"
         );
         assert!(
-            unsub.contains("<https://almanac.example/unsubscribe?t="),
+            unsub.contains("<https://almanac.example/unsubscribe?t=v2."),
             "{id}: List-Unsubscribe {unsub}"
+        );
+        // The token names the reader by an opaque id, never the address.
+        let b64 = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            SAMPLE_EMAIL,
+        );
+        assert!(
+            !unsub.contains(SAMPLE_EMAIL) && !unsub.contains(&b64),
+            "{unsub}"
         );
         assert_eq!(hv("List-Unsubscribe-Post"), "List-Unsubscribe=One-Click");
         assert_eq!(hv("MIME-Version"), "1.0");

@@ -17,22 +17,27 @@ fn job(n: usize, max_attempts: u32) -> Job {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let project = Project::load(&repo.join("newsletter.toml"), &Env::default()).unwrap();
     let built = project.built(Some("2026-11-29-sunday")).unwrap();
-    let prepared = almanac::mail::prepare(
-        &project.config,
+    let prepared = project.prepare(
         &built.issue,
         &built.rendered,
         project.nominal_date(&built.issue),
         false,
     );
-    let targets = (0..n)
-        .map(|i| Target::new(format!("reader{i}@example.com").parse().unwrap(), None).unwrap())
-        .collect();
+    let (targets, total) = Job::list(
+        (0..n)
+            .map(|i| {
+                let email = format!("reader{i}@example.com").parse().unwrap();
+                Target::new(i as i64 + 1, email, None).unwrap()
+            })
+            .collect(),
+    );
     Job {
         prepared: Arc::new(prepared),
         key: almanac::mail::token_key(&project.config),
         dkim: None,
         envelope_from: "news@almanac.example".parse().unwrap(),
         targets,
+        total,
         connections: 1,
         max_attempts,
         rate: Limiter::unlimited(),

@@ -183,18 +183,14 @@ fn recovers_from(fault: &[&str]) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Recipients are queued in the journal only after the preflight login
+    // A run is recorded in the journal only after the preflight login
     // succeeded; from then on every attempt meets the faulty server, and the
     // backoff (doubling from 400 ms) keeps retrying for about 6 s.
     let queued = || {
         // Read-only: never create the database before almanac does.
         let ro = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
         rusqlite::Connection::open_with_flags(s.path("state/almanac.db"), ro)
-            .and_then(|c| {
-                c.query_row("SELECT COUNT(*) FROM deliveries", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-            })
+            .and_then(|c| c.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0)))
             .unwrap_or(0)
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -498,7 +494,7 @@ fn smtp_send_needs_the_unsubscribe_secret() {
 }
 
 #[test]
-fn subscribers_add_list_and_remove_keep_the_file_valid() {
+fn subscribers_add_list_and_remove_in_the_database() {
     let s = sample_with(0);
     let add = s.run(&[
         "subscribers",
@@ -523,20 +519,38 @@ fn subscribers_add_list_and_remove_keep_the_file_valid() {
     assert!(text(&bad).contains("unknown edition"), "{}", text(&bad));
     let list = s.run(&["subscribers", "list", "--edition", "midweek"]);
     assert!(
-        text(&list).contains("New@example.com\tAda, \"The\" Countess\tmidweek"),
+        text(&list).contains("New@example.com\tAda, \"The\" Countess\tmidweek\tactive"),
         "{}",
         text(&list)
     );
+    // The configured CSV is untouched: the list lives in the database.
+    assert!(!s.read("subscribers.example.csv").contains("New@"));
     let check = s.run(&["subscribers", "check"]);
     assert!(check.status.success(), "{}", text(&check));
     assert!(
-        text(&check).contains("5 valid, 0 bad row(s)"),
+        text(&check).contains("all: 5 subscribers (active 5)"),
         "{}",
         text(&check)
     );
+    // Remove unsubscribes, and an add does not quietly bring them back.
     let remove = s.run(&["subscribers", "remove", "NEW@example.com"]);
     assert!(remove.status.success(), "{}", text(&remove));
-    assert!(!text(&s.run(&["subscribers", "list"])).contains("New@example.com"));
+    let list = s.run(&["subscribers", "list"]);
+    assert!(
+        text(&list).contains("New@example.com\tAda, \"The\" Countess\t\tunsubscribed"),
+        "{}",
+        text(&list)
+    );
+    let back = s.run(&["subscribers", "add", "new@example.com"]);
+    assert_eq!(back.status.code(), Some(1), "{}", text(&back));
+    assert!(text(&back).contains("--resubscribe"), "{}", text(&back));
+    s.run_ok(&["subscribers", "add", "new@example.com", "--resubscribe"]);
+    let active = s.run(&["subscribers", "list", "--status", "active"]);
+    assert!(
+        text(&active).contains("New@example.com"),
+        "{}",
+        text(&active)
+    );
 }
 
 #[test]

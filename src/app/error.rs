@@ -44,8 +44,6 @@ pub enum Error {
     #[error(transparent)]
     Dkim(#[from] crate::mail::dkim::Error),
     #[error(transparent)]
-    Subscribers(#[from] crate::subscribers::Error),
-    #[error(transparent)]
     SubscriberFile(#[from] crate::subscribers::RowError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),

@@ -2,16 +2,13 @@
 //! the journal: draft → ready → (due) → sending → sent, or skipped. What
 //! `status`, the preview, the archive and the send checks all show.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 
 use super::{Project, Result};
 use crate::content::Issue;
-use crate::domain::{EditionId, IssueId};
+use crate::domain::IssueId;
 use crate::schedule;
 use crate::state::{Mark, State};
-use crate::subscribers::List;
 
 /// Where an issue is in its life.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -92,40 +89,23 @@ pub struct IssueState {
 /// What the state of every issue is computed from, loaded once.
 pub struct Context {
     state: State,
-    list: Option<List>,
-    suppressed: HashSet<String>,
     now: DateTime<Utc>,
 }
 
 impl Context {
     pub fn load(project: &Project, now: DateTime<Utc>) -> Result<Context> {
-        let state = State::open(&project.config.paths.state)?;
-        let list = match &project.config.paths.subscribers {
-            Some(p) => crate::subscribers::load(p, &project.editions()).ok(),
-            None => None,
+        // The configured CSV is synced when it can be read; when it can't,
+        // the counts come from the list as the database has it (a send
+        // would stop and say why).
+        let state = match super::subscribers::open(project, now) {
+            Ok((state, _)) => state,
+            Err(_) => State::open(&project.config.paths.state)?,
         };
-        let suppressed = state.suppressed()?;
-        Ok(Context {
-            state,
-            list,
-            suppressed,
-            now,
-        })
+        Ok(Context { state, now })
     }
 
     pub fn state(&self) -> &State {
         &self.state
-    }
-
-    /// Subscribers of `edition` who are not suppressed.
-    fn eligible(&self, edition: &EditionId) -> HashSet<String> {
-        self.list
-            .iter()
-            .flat_map(|l| &l.subscribers)
-            .filter(|s| s.wants.includes(edition))
-            .map(|s| s.email.key())
-            .filter(|k| !self.suppressed.contains(k))
-            .collect()
     }
 
     /// The state of an issue that loaded (`issue`), or of one that did not.
@@ -165,14 +145,10 @@ impl Context {
         st.edition = Some(issue.edition.to_string());
         st.date = Some(issue.date.0.to_string());
         st.subject = Some(issue.subject.to_string());
-        let delivered = self.state.delivered(key, true)?;
-        let failed = self.state.failed(key)?;
-        let eligible = self.eligible(&issue.edition);
-        st.recipients = eligible.union(&delivered).count() as u64;
-        st.pending = eligible
-            .iter()
-            .filter(|k| !delivered.contains(*k) && !failed.contains(*k))
-            .count() as u64;
+        let a = self.state.audience(issue.edition.as_str(), key, true)?;
+        st.recipients = a.already_sent + a.pending;
+        // Failed ones have not got it either, but are counted as failed.
+        st.pending = a.pending.saturating_sub(counts.failed);
         let unfinished = run.as_ref().is_some_and(|r| r.finished_at.is_none());
         st.stage = if issue.draft {
             Stage::Draft

@@ -29,8 +29,10 @@ pub struct Built {
     pub warnings: Problems,
 }
 
-/// The sample recipient of `message.eml` and the preview.
+/// The sample recipient of `message.eml` and the preview. Its id names
+/// nobody, so its links open a page that says the link is not valid.
 pub const SAMPLE_NAME: &str = "Sample Reader";
+pub const SAMPLE_ID: i64 = 0;
 pub const SAMPLE_EMAIL: &str = "reader@example.com";
 
 impl Project {
@@ -140,24 +142,26 @@ impl Project {
     pub fn files(&self, built: &Built) -> Vec<(&'static str, Vec<u8>)> {
         let email: Email = SAMPLE_EMAIL.parse().expect("valid sample address");
         let key = mail::token_key(&self.config);
-        let prepared = mail::prepare(
-            &self.config,
+        let prepared = self.prepare(
             &built.issue,
             &built.rendered,
             self.nominal_date(&built.issue),
             false,
         );
         let recipient = Recipient {
+            id: SAMPLE_ID,
             email: &email,
             name: Some(SAMPLE_NAME),
         };
         let message = prepared.personalise(&recipient, &key);
-        let unsubscribe = prepared.unsubscribe_link(&key, &email);
+        let unsubscribe = prepared.unsubscribe_link(&key, SAMPLE_ID);
+        let manage = prepared.manage_link(&key, SAMPLE_ID);
         let fill = |f: Field, html: bool| {
             let v = match f {
                 Field::Name => SAMPLE_NAME.to_string(),
                 Field::Email => SAMPLE_EMAIL.to_string(),
                 Field::UnsubscribeUrl => unsubscribe.clone(),
+                Field::ManageUrl => manage.clone(),
             };
             if html {
                 render::personal::html_escape(&v)
@@ -177,6 +181,21 @@ impl Project {
             ("web.html", built.rendered.web.clone().into_bytes()),
             ("message.eml", message.bytes),
         ]
+    }
+
+    /// The issue's messages, ready to personalise, dated `date`.
+    pub fn prepare(
+        &self,
+        issue: &Issue,
+        rendered: &Rendered,
+        date: DateTime<FixedOffset>,
+        proof: bool,
+    ) -> mail::Prepared {
+        let edition_name = self
+            .layouts
+            .edition(&issue.edition)
+            .map_or(issue.edition.as_str(), |e| e.name.as_str());
+        mail::prepare(&self.config, edition_name, issue, rendered, date, proof)
     }
 
     /// Problems with the sample message's line lengths, as `check` reports them.

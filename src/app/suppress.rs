@@ -1,13 +1,17 @@
-//! Suppressions: unsubscribes, hard bounces and complaints, which win over
-//! the list in every later send. The command line, the server's one-click
-//! endpoint and bounce intake all record them through here.
+//! Readers leaving (and coming back): by one-click from an edition's email,
+//! on the manage page, by mail, from the command line, and when mail comes
+//! back as a bounce or a complaint. A leave by an edition's token takes the
+//! reader off that edition only; everything else is about the whole list.
 
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
+
 use super::{Project, Result};
-use crate::domain::Email;
-use crate::mail::{TokenKey, bounce, token_key};
-use crate::state::State;
+use crate::domain::{EditionId, Email};
+use crate::mail::bounce::{self, Who};
+use crate::mail::{Opened, Purpose, TokenKey, token_key};
+use crate::state::{State, SubStatus, Subscriber};
 
 /// What one argument or file came to.
 pub enum Said {
@@ -17,47 +21,162 @@ pub enum Said {
     Refused(String),
 }
 
+/// What a leave or an undo is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Edition(EditionId),
+    All,
+}
+
+/// A token's reader, as the pages and the command line need them.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub subscriber: Subscriber,
+    pub scope: Scope,
+}
+
+/// The reader a leave token names, if it is genuine and they exist. A
+/// first-release token names an address; one not on the list yet is a
+/// reader without a row (the leave itself creates it, so it holds before
+/// any import). Nothing is written here: pages call this on a GET.
+pub fn holder(state: &State, key: &TokenKey, token: &str) -> Result<Option<Holder>> {
+    match key.open(token) {
+        Some(opened) => holder_of(state, opened),
+        None => Ok(None),
+    }
+}
+
+fn holder_of(state: &State, opened: Opened) -> Result<Option<Holder>> {
+    let found = match opened {
+        Opened::Subscriber {
+            id,
+            purpose: Purpose::Unsubscribe(ed),
+        } => state.subscriber_by_id(id)?.map(|s| (s, Scope::Edition(ed))),
+        Opened::Subscriber {
+            id,
+            purpose: Purpose::Manage,
+        } => state.subscriber_by_id(id)?.map(|s| (s, Scope::All)),
+        Opened::Subscriber { .. } => None,
+        Opened::Legacy(email) => Some((known_or_new(state, &email)?, Scope::All)),
+    };
+    Ok(found.map(|(subscriber, scope)| Holder { subscriber, scope }))
+}
+
+/// The stored reader, or one not stored yet (id 0).
+fn known_or_new(state: &State, email: &Email) -> Result<Subscriber> {
+    Ok(state
+        .subscriber(&email.key())?
+        .unwrap_or_else(|| Subscriber {
+            id: 0,
+            email: email.key(),
+            address: email.to_string(),
+            name: None,
+            editions: "*".into(),
+            status: SubStatus::Active,
+            source: String::new(),
+            consent_at: None,
+            created_at: String::new(),
+            changed_at: String::new(),
+            change_reason: String::new(),
+            choices: Default::default(),
+        }))
+}
+
+/// Takes the holder off their scope. True when something changed.
+pub fn leave(state: &mut State, h: &Holder, how: &str, now: &str) -> Result<bool> {
+    let s = &h.subscriber;
+    Ok(match &h.scope {
+        Scope::Edition(ed) => state.set_edition(s.id, ed.as_str(), false, how, now)?,
+        Scope::All => {
+            state
+                .set_status(&s.email, &s.address, SubStatus::Unsubscribed, how, now)?
+                .1
+        }
+    })
+}
+
+/// Puts the holder back on their scope (the undo of a leave).
+pub fn undo(state: &mut State, h: &Holder, how: &str, now: &str) -> Result<bool> {
+    let s = &h.subscriber;
+    if s.id == 0 {
+        // Nobody by that address ever left: nothing to undo.
+        return Ok(false);
+    }
+    Ok(match &h.scope {
+        Scope::Edition(ed) => state.set_edition(s.id, ed.as_str(), true, how, now)?,
+        Scope::All => {
+            state
+                .set_status(&s.email, &s.address, SubStatus::Active, how, now)?
+                .1
+        }
+    })
+}
+
+/// Whether the holder is already off their scope.
+pub fn has_left(h: &Holder) -> bool {
+    let s = &h.subscriber;
+    s.status != SubStatus::Active || matches!(&h.scope, Scope::Edition(ed) if !s.wants(ed.as_str()))
+}
+
+/// The manage page's reader (a manage token), if genuine and known.
+pub fn manager(state: &State, key: &TokenKey, token: &str) -> Result<Option<Subscriber>> {
+    match key.open(token) {
+        Some(Opened::Subscriber {
+            id,
+            purpose: Purpose::Manage,
+        }) => Ok(state.subscriber_by_id(id)?),
+        _ => Ok(None),
+    }
+}
+
 /// Unsubscribes (or, with `undo`, resubscribes) addresses or tokens.
-pub fn by_address(project: &Project, who: &[String], undo: bool, now: &str) -> Result<Vec<Said>> {
-    let state = State::open(&project.config.paths.state)?;
+pub fn by_address(
+    project: &Project,
+    who: &[String],
+    undo_it: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<Said>> {
+    let mut state = State::open(&project.config.paths.state)?;
     let key = token_key(&project.config);
+    let now = now.to_rfc3339();
+    let how = if undo_it {
+        "resubscribed by the operator (unsubscribe --undo)"
+    } else {
+        "unsubscribed by the operator (almanac unsubscribe)"
+    };
     let mut said = Vec::new();
     for w in who {
-        let Some(email) = w.parse::<Email>().ok().or_else(|| key.verify(w)) else {
+        let holder = match w.parse::<Email>() {
+            Ok(email) => Some(Holder {
+                subscriber: known_or_new(&state, &email)?,
+                scope: Scope::All,
+            }),
+            Err(_) => holder(&state, &key, w)?,
+        };
+        let Some(h) = holder else {
             said.push(Said::Refused(format!(
                 "`{w}` is neither an address nor a valid unsubscribe token"
             )));
             continue;
         };
-        let what = if undo {
-            match resubscribe(&state, &email)? {
-                true => "resubscribed",
-                false => "was not suppressed",
-            }
+        let changed = if undo_it {
+            undo(&mut state, &h, how, &now)?
         } else {
-            match unsubscribe(&state, &email, "almanac unsubscribe", now)? {
-                true => "unsubscribed",
-                false => "already suppressed",
-            }
+            leave(&mut state, &h, how, &now)?
         };
-        said.push(Said::Done(format!("{email}: {what}")));
+        let scope = match &h.scope {
+            Scope::Edition(ed) => format!(" from {ed}"),
+            Scope::All => String::new(),
+        };
+        let what = match (undo_it, changed) {
+            (false, true) => format!("unsubscribed{scope}"),
+            (false, false) => format!("already unsubscribed{scope}"),
+            (true, true) => format!("resubscribed{}", scope.replace("from", "to")),
+            (true, false) => "was not unsubscribed".into(),
+        };
+        said.push(Said::Done(format!("{}: {what}", h.subscriber.address)));
     }
     Ok(said)
-}
-
-/// Records a reader's unsubscribe; false when already suppressed.
-pub fn unsubscribe(state: &State, email: &Email, how: &str, now: &str) -> Result<bool> {
-    Ok(state.suppress(email, "unsubscribed", how, now)?)
-}
-
-/// Lifts a suppression; false when there was none.
-pub fn resubscribe(state: &State, email: &Email) -> Result<bool> {
-    Ok(state.unsuppress(email)?)
-}
-
-/// Why an address is suppressed, if it is.
-pub fn reason(state: &State, email: &Email) -> Result<Option<String>> {
-    Ok(state.suppression(email)?)
 }
 
 /// Larger than any bounce worth reading (they quote at most the message).
@@ -65,13 +184,18 @@ const MAX_EML_BYTES: u64 = 50 << 20;
 
 /// Reads bounces (DSN), complaints (ARF) and unsubscribe mails and records
 /// what they say, one result per file.
-pub fn from_eml(project: &Project, files: &[std::path::PathBuf], now: &str) -> Result<Vec<Said>> {
-    let state = State::open(&project.config.paths.state)?;
+pub fn from_eml(
+    project: &Project,
+    files: &[std::path::PathBuf],
+    now: DateTime<Utc>,
+) -> Result<Vec<Said>> {
+    let mut state = State::open(&project.config.paths.state)?;
     let key = token_key(&project.config);
+    let now = now.to_rfc3339();
     files
         .iter()
         .map(|f| {
-            Ok(match one_eml(&state, &key, f, now)? {
+            Ok(match one_eml(&mut state, &key, f, &now)? {
                 Said::Done(line) => Said::Done(format!("{}: {line}", f.display())),
                 Said::Refused(why) => Said::Refused(format!("{}: {why}", f.display())),
             })
@@ -80,7 +204,7 @@ pub fn from_eml(project: &Project, files: &[std::path::PathBuf], now: &str) -> R
 }
 
 /// Records what one file says. Database errors stop the whole command.
-fn one_eml(state: &State, key: &TokenKey, file: &Path, now: &str) -> Result<Said> {
+fn one_eml(state: &mut State, key: &TokenKey, file: &Path, now: &str) -> Result<Said> {
     let raw = match std::fs::metadata(file) {
         Ok(m) if m.len() > MAX_EML_BYTES => Err(format!(
             "{} bytes is too large for a bounce or an unsubscribe mail",
@@ -104,19 +228,56 @@ fn one_eml(state: &State, key: &TokenKey, file: &Path, now: &str) -> Result<Said
         .unwrap_or_default();
     let mut said = Vec::new();
     for f in &findings {
-        let email = f.email();
+        let Some(h) = who(state, &f.who())? else {
+            said.push(format!(
+                "{}: {}, but nobody on the list has that token",
+                f.who(),
+                f.summary()
+            ));
+            continue;
+        };
+        let address = h.subscriber.address.clone();
         let Some(reason) = f.reason() else {
-            said.push(format!("{email}: {}, not suppressed", f.summary()));
+            said.push(format!("{address}: {}, not suppressed", f.summary()));
             continue;
         };
         let detail = format!("{} ({name})", f.detail());
-        let new = state.suppress(email, reason, &detail, now)?;
+        let new = match (reason, &h.scope) {
+            // A mailed unsubscribe follows its token: one edition, or all.
+            ("unsubscribed", _) => leave(state, &h, &detail, now)?,
+            (_, _) => {
+                let status = if reason == "bounced" {
+                    SubStatus::Bounced
+                } else {
+                    SubStatus::Complained
+                };
+                let s = &h.subscriber;
+                state
+                    .set_status(&s.email, &s.address, status, &detail, now)?
+                    .1
+            }
+        };
         let what = f.summary();
+        let scope = match (&h.scope, reason) {
+            (Scope::Edition(ed), "unsubscribed") => format!(" from {ed}"),
+            _ => String::new(),
+        };
         said.push(if new {
-            format!("{email}: {what}, suppressed as {reason}")
+            format!("{address}: {what}, suppressed as {reason}{scope}")
         } else {
-            format!("{email}: {what}, already suppressed")
+            format!("{address}: {what}, already suppressed")
         });
     }
     Ok(Said::Done(said.join("; ")))
+}
+
+/// The reader a finding is about.
+fn who(state: &State, who: &Who) -> Result<Option<Holder>> {
+    match who {
+        Who::Address(email) => Ok(Some(Holder {
+            subscriber: known_or_new(state, email)?,
+            scope: Scope::All,
+        })),
+        Who::Token(opened) => holder_of(state, opened.clone()),
+    }
 }

@@ -14,6 +14,7 @@ mod schedule;
 mod send;
 mod serve;
 mod status;
+mod subscriber_report;
 mod subscribers;
 mod summary;
 mod unsubscribe;

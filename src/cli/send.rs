@@ -99,10 +99,10 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         }
         return Ok(super::summary::finish(&summary, args.json));
     }
-    if !(args.due || args.yes || plan.targets.is_empty() || confirm(&plan)) {
+    if !(args.due || args.yes || plan.summary.pending == 0 || confirm(&plan)) {
         return Err(Error::Declined);
     }
-    let progress = Arc::new(Progress::new(plan.targets.len() as u64, args.json));
+    let progress = Arc::new(Progress::new(plan.summary.pending as u64, args.json));
     let summary = plan.execute(progress.clone());
     progress.finish();
     Ok(super::summary::finish(&summary?, args.json))
@@ -124,7 +124,7 @@ fn confirm(plan: &Plan<'_>) -> bool {
         "Send \"{}\" ({}) to {} via {}? [y/N] ",
         plan.built.issue.subject,
         plan.built.issue.id,
-        super::plural(plan.targets.len(), "subscriber"),
+        super::plural(plan.summary.pending, "subscriber"),
         plan.delivery.describe()
     );
     let _ = std::io::stderr().flush();

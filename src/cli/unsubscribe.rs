@@ -23,9 +23,9 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let project = super::project(cli)?;
-    let now = crate::clock::now().to_rfc3339();
-    let mut said = app::suppress::by_address(&project, &args.who, args.undo, &now)?;
-    said.extend(app::suppress::from_eml(&project, &args.from_eml, &now)?);
+    let now = crate::clock::now();
+    let mut said = app::suppress::by_address(&project, &args.who, args.undo, now)?;
+    said.extend(app::suppress::from_eml(&project, &args.from_eml, now)?);
     let mut bad = 0;
     for s in said {
         match s {

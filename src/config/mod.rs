@@ -84,6 +84,7 @@ pub struct Links {
     pub unsubscribe: HttpsUrl,
     pub unsubscribe_mailto: Email,
     pub subscribe: Option<HttpsUrl>,
+    pub manage: Option<HttpsUrl>,
 }
 
 #[derive(Debug, Clone)]
@@ -216,6 +217,7 @@ impl Config {
                 unsubscribe: raw.links.unsubscribe,
                 unsubscribe_mailto: raw.links.unsubscribe_mailto,
                 subscribe: raw.links.subscribe,
+                manage: raw.links.manage,
             },
             paths,
             schedule: schedule.flatten(),
@@ -228,6 +230,20 @@ impl Config {
     }
 
     /// The web address of an issue in the archive ("view in browser").
+    /// The manage page (`almanac serve`'s /manage): `links.manage`, else
+    /// beside the unsubscribe endpoint.
+    pub fn manage_url(&self) -> String {
+        if let Some(m) = &self.links.manage {
+            return m.to_string();
+        }
+        let u = self.links.unsubscribe.as_str();
+        let path_end = u.find('?').unwrap_or(u.len());
+        match u[..path_end].rfind('/') {
+            Some(slash) if slash > "https://".len() => format!("{}manage", &u[..=slash]),
+            _ => format!("{}/manage", u[..path_end].trim_end_matches('/')),
+        }
+    }
+
     /// A problem at a schedule slot's `edition`.
     pub fn slot_problem(&self, slot: &Slot, message: String) -> Problem {
         Problem::error(&self.file, message)

@@ -64,6 +64,9 @@ pub struct RawLinks {
     /// web version of each issue.
     #[serde(default)]
     pub subscribe: Option<HttpsUrl>,
+    /// The manage page; default: `manage` beside `unsubscribe`.
+    #[serde(default)]
+    pub manage: Option<HttpsUrl>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,14 +10,31 @@
 
 use mail_parser::{Message, MessageParser, MimeHeaders};
 
-use super::token::TokenKey;
+use super::token::{Opened, TokenKey};
 use crate::domain::Email;
+
+/// Who a finding is about: an address the report names, or one of our
+/// tokens it quotes (which names a subscriber, and maybe an edition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    Address(Email),
+    Token(Opened),
+}
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Who::Address(e) | Who::Token(Opened::Legacy(e)) => write!(f, "{e}"),
+            Who::Token(Opened::Subscriber { id, .. }) => write!(f, "subscriber #{id}"),
+        }
+    }
+}
 
 /// What one message says about one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
     /// A mail to the unsubscribe address carrying a genuine token.
-    Unsubscribe { email: Email },
+    Unsubscribe { token: Opened },
     /// A permanent failure (DSN `Action: failed`, `Status: 5.x.x`).
     HardBounce {
         email: Email,
@@ -31,17 +48,18 @@ pub enum Finding {
         action: String,
         status: String,
     },
-    /// An abuse report (ARF) about a message to this address.
-    Complaint { email: Email, feedback_type: String },
+    /// An abuse report (ARF) about a message to this reader.
+    Complaint { who: Who, feedback_type: String },
 }
 
 impl Finding {
-    pub fn email(&self) -> &Email {
+    pub fn who(&self) -> Who {
         match self {
-            Finding::Unsubscribe { email }
-            | Finding::HardBounce { email, .. }
-            | Finding::NotPermanent { email, .. }
-            | Finding::Complaint { email, .. } => email,
+            Finding::Unsubscribe { token } => Who::Token(token.clone()),
+            Finding::HardBounce { email, .. } | Finding::NotPermanent { email, .. } => {
+                Who::Address(email.clone())
+            }
+            Finding::Complaint { who, .. } => who.clone(),
         }
     }
 
@@ -269,34 +287,36 @@ fn complaint(msg: &Message<'_>, key: &TokenKey) -> Result<Vec<Finding>, String> 
         m.header_raw("List-Unsubscribe")
             .and_then(|v| token_in_header(v, key))
     });
-    let email = from_token
-        .or_else(|| field(&fields, "original-rcpt-to").and_then(bare_address))
-        .or_else(|| {
-            original.as_ref().and_then(|m| {
-                m.to()
-                    .and_then(|a| a.first())
-                    .and_then(|a| a.address())
-                    .and_then(bare_address)
+    let address = || {
+        field(&fields, "original-rcpt-to")
+            .and_then(bare_address)
+            .or_else(|| {
+                original.as_ref().and_then(|m| {
+                    m.to()
+                        .and_then(|a| a.first())
+                        .and_then(|a| a.address())
+                        .and_then(bare_address)
+                })
             })
-        })
+    };
+    let who = from_token
+        .map(Who::Token)
+        .or_else(|| address().map(Who::Address))
         .ok_or(
             "a complaint report that names no recipient (no Original-Rcpt-To, no To in the original message)",
         )?;
-    Ok(vec![Finding::Complaint {
-        email,
-        feedback_type,
-    }])
+    Ok(vec![Finding::Complaint { who, feedback_type }])
 }
 
 /// A genuine token in a `List-Unsubscribe` header value (`?t=TOKEN` or
 /// `subject=unsubscribe%20TOKEN`).
-fn token_in_header(value: &str, key: &TokenKey) -> Option<Email> {
+fn token_in_header(value: &str, key: &TokenKey) -> Option<Opened> {
     for marker in ["?t=", "&t=", "%20"] {
         for (i, _) in value.match_indices(marker) {
             let rest = &value[i + marker.len()..];
             let end = rest.find(|c: char| !is_token_char(c)).unwrap_or(rest.len());
-            if let Some(e) = key.verify(&rest[..end]) {
-                return Some(e);
+            if let Some(o) = key.open(&rest[..end]) {
+                return Some(o);
             }
         }
     }
@@ -360,8 +380,8 @@ fn unsubscribe_mail(msg: &Message<'_>, key: &TokenKey) -> Result<Vec<Finding>, S
             .unwrap_or_default(),
     );
     for c in &seen {
-        if let Some(email) = key.verify(c) {
-            return Ok(vec![Finding::Unsubscribe { email }]);
+        if let Some(token) = key.open(c) {
+            return Ok(vec![Finding::Unsubscribe { token }]);
         }
     }
     if seen.iter().any(|c| c.contains('.') && c.len() > 20) {
@@ -546,7 +566,7 @@ Content-Disposition: inline
         assert_eq!(
             f,
             vec![Finding::Complaint {
-                email: email("victim@example.com"),
+                who: Who::Address(email("victim@example.com")),
                 feedback_type: "abuse".into()
             }]
         );
@@ -558,9 +578,9 @@ Content-Disposition: inline
             &key(),
         )
         .unwrap();
-        assert_eq!(f[0].email(), &email("victim@example.com"));
+        assert_eq!(f[0].who(), Who::Address(email("victim@example.com")));
         // Our own token in List-Unsubscribe wins over everything.
-        let token = key().token(&email("tokened@example.com"));
+        let token = key().make(9, &super::super::token::Purpose::Manage);
         let with_token = format!(
             "List-Unsubscribe: <mailto:unsubscribe@almanac.example?subject=unsubscribe%20{token}>,\n <https://almanac.example/unsubscribe?t={token}>\n{redacted}"
         );
@@ -569,7 +589,13 @@ Content-Disposition: inline
             &key(),
         )
         .unwrap();
-        assert_eq!(f[0].email(), &email("tokened@example.com"));
+        assert_eq!(
+            f[0].who(),
+            Who::Token(Opened::Subscriber {
+                id: 9,
+                purpose: super::super::token::Purpose::Manage
+            })
+        );
         // not-spam records nothing; no recipient at all is an error.
         let f = classify(
             arf("", original)
@@ -586,7 +612,7 @@ Content-Disposition: inline
     #[test]
     fn unsubscribe_mails() {
         let ada = email("ada@example.com");
-        let token = key().token(&ada);
+        let token = key().legacy_token(&ada);
         let mail = |subject: &str, body: &str| {
             format!(
                 "From: Ada <ada@example.com>\nTo: unsubscribe@almanac.example\nSubject: {subject}\n\n{body}\n"
@@ -595,7 +621,9 @@ Content-Disposition: inline
         let ok = |raw: String| {
             assert_eq!(
                 classify(raw.as_bytes(), &key()).unwrap(),
-                vec![Finding::Unsubscribe { email: ada.clone() }],
+                vec![Finding::Unsubscribe {
+                    token: Opened::Legacy(ada.clone())
+                }],
                 "{raw}"
             )
         };
@@ -603,9 +631,9 @@ Content-Disposition: inline
         ok(mail(&format!("Unsubscribe%20{token}"), ""));
         ok(mail("please", &format!("Unsubscribe: {token}.\nThanks")));
         // Another secret, truncated, or the address part swapped.
-        let other = TokenKey::new("other").token(&ada);
+        let other = TokenKey::new("other").legacy_token(&ada);
         let truncated = &token[..token.len() - 3];
-        let bob = key().token(&email("bob@example.com"));
+        let bob = key().legacy_token(&email("bob@example.com"));
         let swapped = format!(
             "{}.{}",
             bob.split('.').next().unwrap(),

@@ -9,19 +9,23 @@ use chrono::{DateTime, FixedOffset};
 use email_encoding::headers::writer::EmailWriter;
 use sha2::{Digest, Sha256};
 
-use super::token::TokenKey;
-use crate::domain::{Email, IssueId, Line, Mailbox};
+use super::token::{Purpose, TokenKey};
+use crate::domain::{EditionId, Email, IssueId, Line, Mailbox};
 use crate::render::{Field, Rendered, Template, personal::Piece, personal::html_escape};
 
 /// What every message of one issue shares.
 pub struct Identity<'a> {
     pub issue: &'a IssueId,
+    /// Each edition is its own list: its List-Id and its unsubscribe.
+    pub edition: &'a EditionId,
+    pub edition_name: &'a str,
     pub subject: &'a Line,
     pub from: &'a Mailbox,
     pub reply_to: Option<&'a Mailbox>,
     pub list_name: &'a str,
     pub list_id: &'a str,
     pub unsubscribe_url: &'a str,
+    pub manage_url: &'a str,
     pub unsubscribe_mailto: &'a Email,
     pub greeting_fallback: &'a str,
 }
@@ -44,8 +48,10 @@ pub struct Prepared {
     common: String,
     body: Vec<Chunk>,
     issue: String,
+    edition: EditionId,
     id_domain: String,
     unsubscribe_url: String,
+    manage_url: String,
     unsubscribe_mailto: String,
     greeting_fallback: String,
     proof: bool,
@@ -53,6 +59,8 @@ pub struct Prepared {
 
 /// A recipient as the message needs it.
 pub struct Recipient<'a> {
+    /// The subscriber's id, which their tokens name.
+    pub id: i64,
     pub email: &'a Email,
     pub name: Option<&'a str>,
 }
@@ -84,9 +92,20 @@ impl Prepared {
             id.subject.to_string()
         };
         unstructured_header(&mut h, "Subject", &subject);
+        let list_name = format!("{} ({})", id.list_name, id.edition_name);
         let mut list = String::new();
-        phrase(&mut list, id.list_name, "List-Id: ".len());
-        header(&mut h, "List-Id", &format!("{list} <{}>", id.list_id));
+        if list_name.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            // Printable ASCII reads best as a quoted string.
+            let escaped = list_name.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = write!(list, "\"{escaped}\"");
+        } else {
+            phrase(&mut list, &list_name, "List-Id: ".len());
+        }
+        header(
+            &mut h,
+            "List-Id",
+            &format!("{list} <{}.{}>", id.edition, id.list_id),
+        );
         header(
             &mut h,
             "List-Unsubscribe-Post",
@@ -118,8 +137,10 @@ impl Prepared {
             common: h,
             body,
             issue: id.issue.to_string(),
+            edition: id.edition.clone(),
             id_domain: id.from.email.domain().to_owned(),
             unsubscribe_url: id.unsubscribe_url.to_owned(),
+            manage_url: id.manage_url.to_owned(),
             unsubscribe_mailto: id.unsubscribe_mailto.to_string(),
             greeting_fallback: id.greeting_fallback.to_owned(),
             proof,
@@ -141,24 +162,25 @@ impl Prepared {
         format!("<{}.{hex}@{}>", self.issue, self.id_domain)
     }
 
-    pub fn unsubscribe_link(&self, key: &TokenKey, email: &Email) -> String {
-        self.link_for(&key.token(email))
+    /// The one-click link that takes subscriber `id` off this edition.
+    pub fn unsubscribe_link(&self, key: &TokenKey, id: i64) -> String {
+        with_token(
+            &self.unsubscribe_url,
+            &key.make(id, &Purpose::Unsubscribe(self.edition.clone())),
+        )
     }
 
-    fn link_for(&self, token: &str) -> String {
-        let sep = if self.unsubscribe_url.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        format!("{}{sep}t={token}", self.unsubscribe_url)
+    /// The link to subscriber `id`'s manage page.
+    pub fn manage_link(&self, key: &TokenKey, id: i64) -> String {
+        with_token(&self.manage_url, &key.make(id, &Purpose::Manage))
     }
 
     /// The complete message for one recipient.
     pub fn personalise(&self, r: &Recipient<'_>, key: &TokenKey) -> Personal {
         let message_id = self.message_id(r.email);
-        let token = key.token(r.email);
-        let unsubscribe = self.link_for(&token);
+        let token = key.make(r.id, &Purpose::Unsubscribe(self.edition.clone()));
+        let unsubscribe = with_token(&self.unsubscribe_url, &token);
+        let manage = self.manage_link(key, r.id);
         let name = r.name.unwrap_or(&self.greeting_fallback);
         let mut bytes = Vec::with_capacity(self.len_hint());
         let mut h = String::with_capacity(512);
@@ -187,6 +209,7 @@ impl Prepared {
                         Field::Name => name,
                         Field::Email => r.email.as_str(),
                         Field::UnsubscribeUrl => &unsubscribe,
+                        Field::ManageUrl => &manage,
                     };
                     let value = match part {
                         Part::Html => html_escape(value),
@@ -212,6 +235,12 @@ impl Prepared {
                 })
                 .sum::<usize>()
     }
+}
+
+/// `url` with `t=TOKEN` added to its query.
+pub fn with_token(url: &str, token: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}t={token}")
 }
 
 /// A boundary derived from the content, so builds are reproducible; QP

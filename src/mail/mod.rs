@@ -12,8 +12,8 @@ use chrono::{DateTime, FixedOffset};
 use crate::config::Config;
 use crate::content::Issue;
 use crate::render::Rendered;
-pub use message::{Identity, Personal, Prepared, Recipient};
-pub use token::TokenKey;
+pub use message::{Identity, Personal, Prepared, Recipient, with_token};
+pub use token::{Opened, Purpose, TokenKey};
 
 /// Secret used when none is configured, so `build` and the outbox work on a
 /// fresh clone. Tokens made with it are only good for local previews; real
@@ -44,20 +44,25 @@ pub fn token_key(config: &Config) -> TokenKey {
 
 pub fn prepare(
     config: &Config,
+    edition_name: &str,
     issue: &Issue,
     rendered: &Rendered,
     date: DateTime<FixedOffset>,
     proof: bool,
 ) -> Prepared {
     let n = &config.newsletter;
+    let manage_url = config.manage_url();
     let id = Identity {
         issue: &issue.id,
+        edition: &issue.edition,
+        edition_name,
         subject: &issue.subject,
         from: &n.from,
         reply_to: n.reply_to.as_ref(),
         list_name: n.name.as_str(),
         list_id: &n.list_id,
         unsubscribe_url: config.links.unsubscribe.as_str(),
+        manage_url: &manage_url,
         unsubscribe_mailto: &config.links.unsubscribe_mailto,
         greeting_fallback: n.greeting_fallback.as_str(),
     };

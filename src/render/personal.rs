@@ -11,18 +11,27 @@ pub enum Field {
     Name,
     /// The recipient's address, in the footer.
     Email,
-    /// The https one-click unsubscribe URL with the recipient's token.
+    /// The https one-click unsubscribe URL of this edition, with the
+    /// recipient's token.
     UnsubscribeUrl,
+    /// The https page where the reader chooses editions or leaves.
+    ManageUrl,
 }
 
 impl Field {
-    const ALL: [Field; 3] = [Field::Name, Field::Email, Field::UnsubscribeUrl];
+    const ALL: [Field; 4] = [
+        Field::Name,
+        Field::Email,
+        Field::UnsubscribeUrl,
+        Field::ManageUrl,
+    ];
 
     fn code(self) -> char {
         match self {
             Field::Name => 'N',
             Field::Email => 'E',
             Field::UnsubscribeUrl => 'U',
+            Field::ManageUrl => 'M',
         }
     }
 

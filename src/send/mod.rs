@@ -12,7 +12,7 @@ pub mod reply;
 pub mod smtp;
 pub mod transport;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,18 @@ use crate::mail::{Prepared, Recipient, TokenKey};
 use crate::state::{Outcome, Status};
 pub use reply::Reply;
 pub use transport::{Attempt, Envelope, Session, Transport, TransportError, Via};
+
+/// Where the recipients come from: a list, or pages read from the
+/// database as the send goes.
+pub type Targets = Box<dyn Iterator<Item = Target> + Send>;
+
+impl Job {
+    /// The targets of a fixed list (proofs, tests).
+    pub fn list(targets: Vec<Target>) -> (Mutex<Targets>, u64) {
+        let total = targets.len() as u64;
+        (Mutex::new(Box::new(targets.into_iter())), total)
+    }
+}
 
 /// Why a run stopped before its end.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +59,8 @@ pub enum Abort {
 /// One recipient, with what every attempt needs computed once.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The subscriber's id, which their tokens name (0 for a proof).
+    pub id: i64,
     pub email: Email,
     /// `email.key()`: the journal's and the suppressions' identity.
     pub key: String,
@@ -57,9 +71,10 @@ pub struct Target {
 
 impl Target {
     /// `None` when lettre can't put the address in an envelope.
-    pub fn new(email: Email, name: Option<Line>) -> Option<Target> {
+    pub fn new(id: i64, email: Email, name: Option<Line>) -> Option<Target> {
         let address = email.as_str().parse().ok()?;
         Some(Target {
+            id,
             key: email.key(),
             email,
             address,
@@ -73,7 +88,10 @@ pub struct Job {
     pub key: TokenKey,
     pub dkim: Option<Signer>,
     pub envelope_from: Address,
-    pub targets: Vec<Target>,
+    /// Read as the workers need them, so a list of any size is never all
+    /// in memory; `total` of them at most.
+    pub targets: Mutex<Targets>,
+    pub total: u64,
     pub connections: usize,
     pub max_attempts: u32,
     pub rate: rate::Limiter,
@@ -133,13 +151,12 @@ pub async fn run<T: Transport>(
     let shared = Arc::new(Shared {
         job,
         transport,
-        next: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
         streak: Mutex::new(Streak::default()),
         journal,
         observer,
     });
-    let workers = shared.job.connections.min(shared.job.targets.len()).max(1);
+    let workers = (shared.job.connections as u64).min(shared.job.total).max(1) as usize;
     let handles: Vec<_> = (0..workers)
         .map(|_| tokio::spawn(Worker::new(shared.clone()).run()))
         .collect();
@@ -170,7 +187,7 @@ pub async fn run<T: Transport>(
         f.suppressed = bounces.iter().any(|b| b.email == f.email);
     }
     tally.hard_bounces = bounces.into_iter().map(|b| (b.key, b.reply)).collect();
-    tally.not_attempted = (shared.job.targets.len() as u64).saturating_sub(done);
+    tally.not_attempted = shared.job.total.saturating_sub(done);
     tally.failed.sort_by(|a, b| a.email.cmp(&b.email));
     tally.elapsed_seconds = start.elapsed().as_secs_f64();
     tally
@@ -179,7 +196,6 @@ pub async fn run<T: Transport>(
 struct Shared<T> {
     job: Job,
     transport: Arc<T>,
-    next: AtomicUsize,
     stop: AtomicBool,
     streak: Mutex<Streak>,
     journal: Option<journal::Handle>,
@@ -249,18 +265,29 @@ impl<T> Shared<T> {
 
 /// One recipient's finished message, built off the async threads.
 struct Message {
-    index: usize,
+    target: Target,
     message_id: String,
     bytes: Vec<u8>,
 }
 
 impl Job {
-    /// Personalises (and signs) the message for target `index`.
-    fn build(&self, index: usize) -> Result<Message, crate::mail::dkim::Error> {
-        let t = &self.targets[index];
+    /// The next recipient, unless the run has stopped or the list is done.
+    fn next_target(&self, stop: &AtomicBool) -> Option<Target> {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.targets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next()
+    }
+
+    /// Personalises (and signs) the message for one target.
+    fn build(&self, target: Target) -> Result<Message, crate::mail::dkim::Error> {
         let recipient = Recipient {
-            email: &t.email,
-            name: t.name.as_ref().map(Line::as_str),
+            id: target.id,
+            email: &target.email,
+            name: target.name.as_ref().map(Line::as_str),
         };
         let personal = self.prepared.personalise(&recipient, &self.key);
         let bytes = match &self.dkim {
@@ -268,7 +295,7 @@ impl Job {
             None => personal.bytes,
         };
         Ok(Message {
-            index,
+            target,
             message_id: personal.message_id,
             bytes,
         })
@@ -310,30 +337,26 @@ impl<T: Transport> Worker<T> {
         }
     }
 
-    fn claim(&self) -> Option<usize> {
-        if self.shared.stop.load(Ordering::Relaxed) {
-            return None;
-        }
-        let i = self.shared.next.fetch_add(1, Ordering::Relaxed);
-        (i < self.shared.job.targets.len()).then_some(i)
-    }
-
-    /// Builds a message on the blocking pool: DKIM signing takes most of a
-    /// millisecond, which would stall the other sessions on this thread.
+    /// Takes the next recipient and builds its message on the blocking
+    /// pool: reading a page of the list and DKIM signing (most of a
+    /// millisecond) would stall the other sessions on this thread.
     fn build_ahead(
         &self,
-        index: usize,
-    ) -> tokio::task::JoinHandle<Result<Message, crate::mail::dkim::Error>> {
+    ) -> tokio::task::JoinHandle<Option<Result<Message, crate::mail::dkim::Error>>> {
         let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || shared.job.build(index))
+        tokio::task::spawn_blocking(move || {
+            let target = shared.job.next_target(&shared.stop)?;
+            Some(shared.job.build(target))
+        })
     }
 
     async fn run(mut self) -> (Tally, Vec<Bounce>) {
-        let mut ahead = self.claim().map(|i| self.build_ahead(i));
-        while let Some(building) = ahead.take() {
-            let message = match building.await {
-                Ok(Ok(m)) => m,
-                Ok(Err(e)) => return self.abort(e.into()).await,
+        let mut ahead = self.build_ahead();
+        loop {
+            let message = match ahead.await {
+                Ok(None) => break,
+                Ok(Some(Ok(m))) => m,
+                Ok(Some(Err(e))) => return self.abort(e.into()).await,
                 Err(e) => return self.abort(Abort::Crashed(e.to_string())).await,
             };
             // Built before the breaker tripped or another worker stopped:
@@ -343,14 +366,13 @@ impl<T: Transport> Worker<T> {
             }
             // The next message is built while this one is on the wire. If the
             // run stops first, its recipient simply stays pending.
-            ahead = self.claim().map(|i| self.build_ahead(i));
-            let index = message.index;
-            let delivered = match self.deliver(message).await {
+            ahead = self.build_ahead();
+            let delivered = match self.deliver(&message).await {
                 Ok(d) => d,
                 // The transport is gone: leave this one pending and stop.
                 Err(reason) => return self.abort(reason).await,
             };
-            if let Err(e) = self.record(index, delivered).await {
+            if let Err(e) = self.record(&message.target, delivered).await {
                 return self.abort(e).await;
             }
         }
@@ -360,9 +382,8 @@ impl<T: Transport> Worker<T> {
 
     /// Journals one recipient's outcome (waiting for the commit), then
     /// counts it.
-    async fn record(&mut self, index: usize, d: Delivered) -> Result<(), Abort> {
+    async fn record(&mut self, target: &Target, d: Delivered) -> Result<(), Abort> {
         let shared = self.shared.clone();
-        let target = &shared.job.targets[index];
         let sent = d.status == Status::Sent;
         if let Some(j) = &shared.journal {
             let outcome = Outcome {
@@ -427,12 +448,12 @@ impl<T: Transport> Worker<T> {
 
     /// Delivers one message with retries. `Err` means the transport is
     /// unusable (cannot connect at all, disk full): stop the run.
-    async fn deliver(&mut self, message: Message) -> Result<Delivered, Abort> {
+    async fn deliver(&mut self, message: &Message) -> Result<Delivered, Abort> {
         let shared = self.shared.clone();
         let job = &shared.job;
         let envelope = Envelope {
             from: &job.envelope_from,
-            to: &job.targets[message.index].address,
+            to: &message.target.address,
             message_id: &message.message_id,
         };
         job.rate.wait().await;

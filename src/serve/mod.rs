@@ -2,25 +2,31 @@
 //! proxy, for what the emails link to.
 //!
 //! * `POST /unsubscribe?t=TOKEN` with `List-Unsubscribe=One-Click` (RFC 8058):
-//!   records the suppression and answers 200 with a short text, never a
-//!   redirect; with `confirm=yes` (the confirm page's form) it answers with a
-//!   page that offers to undo. Idempotent. A bad token is a 400 and changes
-//!   nothing; so is a body that asks for neither.
+//!   takes the reader off the edition the token names (or off everything,
+//!   for a first-release token) and answers 200 with a short text, never a
+//!   redirect; with `confirm=yes` (the confirm page's form) it answers with
+//!   a page that offers to undo. Idempotent. A bad token is a 400 and
+//!   changes nothing; so is a body that asks for neither.
 //! * `GET /unsubscribe?t=TOKEN`: a page with the address and a confirm
-//!   button. A GET never unsubscribes: mail scanners and link previews follow
-//!   links.
-//! * `POST /resubscribe?t=TOKEN`: lifts the suppression.
+//!   button. A GET never changes anything: mail scanners and link previews
+//!   follow links.
+//! * `POST /resubscribe?t=TOKEN`: the undo.
+//! * `GET /manage?t=TOKEN`: the reader's editions, as checkboxes, and a way
+//!   to leave everything; `POST /manage?t=TOKEN` saves them.
 //! * `GET /healthz`: `ok` when the state database answers.
 //! * everything else: the archive written by `almanac archive`, served from
 //!   out/site/ under the path of `links.archive` (e.g. `/issues/`).
 //!
-//! The unsubscribe paths also follow `links.unsubscribe`, if its path is
-//! another one. The state database is shared with sends (WAL, busy
-//! timeout): one connection behind a mutex, used from blocking threads.
+//! The paths also follow `links.unsubscribe` and `links.manage`. The state
+//! database is shared with sends (WAL, busy timeout): one connection behind
+//! a mutex, used from blocking threads. Every change goes through
+//! `app::suppress`, as the command line's do.
 
 mod form;
+mod manage;
 mod pages;
 mod site;
+mod unsubscribe;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -28,15 +34,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::Bytes;
+
 use axum::extract::{DefaultBodyLimit, State as AxState};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::Markup;
 
 use crate::app::{self, Project, suppress};
-use crate::domain::Email;
+use crate::domain::EditionId;
 use crate::mail::TokenKey;
 use crate::send::chain;
 use crate::state::State;
@@ -52,8 +58,12 @@ pub struct Settings {
     pub archive_url: String,
     /// `links.unsubscribe`: its path is routed too.
     pub unsubscribe_url: String,
+    /// `links.manage` (or its default): its path is routed too.
+    pub manage_url: String,
     /// The newsletter's name, for the pages.
     pub list_name: String,
+    /// Every edition, with its display name, in order.
+    pub editions: Vec<(EditionId, String)>,
 }
 
 impl Settings {
@@ -64,7 +74,14 @@ impl Settings {
             site_dir: app::archive::site_dir(project),
             archive_url: config.links.archive.to_string(),
             unsubscribe_url: config.links.unsubscribe.to_string(),
+            manage_url: config.manage_url(),
             list_name: config.newsletter.name.to_string(),
+            editions: project
+                .layouts
+                .editions
+                .iter()
+                .map(|(id, e)| (id.clone(), e.name.to_string()))
+                .collect(),
         }
     }
 }
@@ -128,6 +145,7 @@ struct App {
     /// The last segment of the unsubscribe path, for relative form actions.
     unsubscribe_name: String,
     list_name: String,
+    editions: Vec<(EditionId, String)>,
 }
 
 /// Bodies are a form field or two.
@@ -167,6 +185,15 @@ pub fn router(settings: Settings, state: State) -> Router {
         .map(|p| if p.ends_with('/') { p } else { format!("{p}/") })
         .unwrap_or_else(|| "/".to_owned());
     let (unsub, resub, unsubscribe_name) = route_paths(&settings.unsubscribe_url);
+    let mut manage = BTreeSet::from(["/manage".to_owned()]);
+    manage.extend(url_path(&settings.manage_url).filter(|p| p != "/"));
+    if let Some((dir, _)) = url_path(&settings.unsubscribe_url).and_then(|p| {
+        p.rsplit_once('/')
+            .map(|(d, l)| (d.to_owned(), l.to_owned()))
+    }) {
+        manage.insert(format!("{dir}/manage"));
+    }
+    manage.retain(|p| !unsub.contains(p) && !resub.contains(p) && p != "/healthz");
     let app = Arc::new(App {
         key: settings.key,
         db: Mutex::new(state),
@@ -174,13 +201,17 @@ pub fn router(settings: Settings, state: State) -> Router {
         archive_prefix,
         unsubscribe_name,
         list_name: settings.list_name,
+        editions: settings.editions,
     });
     let mut r = Router::new().route("/healthz", get(healthz));
     for p in &unsub {
-        r = r.route(p, get(unsubscribe_page).post(unsubscribe_post));
+        r = r.route(p, get(unsubscribe::page).post(unsubscribe::post));
     }
     for p in &resub {
-        r = r.route(p, post(resubscribe_post));
+        r = r.route(p, post(unsubscribe::undo));
+    }
+    for p in &manage {
+        r = r.route(p, get(manage::page).post(manage::post));
     }
     r.fallback(archive)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -215,24 +246,43 @@ async fn security_headers(mut res: Response) -> Response {
 }
 
 impl App {
-    /// The address of a genuine `t=` token in the query.
-    fn verify(&self, uri: &Uri) -> Option<(Email, String)> {
+    /// The `t=` token in the query, if any.
+    fn token(uri: &Uri) -> Option<String> {
         let query = uri.query()?;
-        let token = url::form_urlencoded::parse(query.as_bytes())
+        url::form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "t")
-            .map(|(_, v)| v.into_owned())?;
-        let email = self.key.verify(&token)?;
-        Some((email, token))
+            .map(|(_, v)| v.into_owned())
     }
 
-    fn actions(&self, token: &str) -> (String, String) {
-        let t: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+    /// Relative form actions for a page of the unsubscribe flow.
+    fn actions(&self, token: &str, manage_token: Option<&str>) -> pages::Actions {
+        let t =
+            |t: &str| -> String { url::form_urlencoded::byte_serialize(t.as_bytes()).collect() };
         let name = if self.unsubscribe_name.is_empty() {
             "./"
         } else {
             self.unsubscribe_name.as_str()
         };
-        (format!("{name}?t={t}"), format!("resubscribe?t={t}"))
+        pages::Actions {
+            unsubscribe: format!("{name}?t={}", t(token)),
+            resubscribe: format!("resubscribe?t={}", t(token)),
+            manage: manage_token.map(|m| format!("manage?t={}", t(m))),
+        }
+    }
+
+    /// "the Midweek edition of Call Me Almanac", or the newsletter's name.
+    fn scope_name(&self, scope: &suppress::Scope) -> String {
+        match scope {
+            suppress::Scope::All => self.list_name.clone(),
+            suppress::Scope::Edition(ed) => {
+                let name = self
+                    .editions
+                    .iter()
+                    .find(|(id, _)| id == ed)
+                    .map_or(ed.as_str(), |(_, n)| n.as_str());
+                format!("the {name} edition of {}", self.list_name)
+            }
+        }
     }
 }
 
@@ -240,12 +290,12 @@ impl App {
 async fn with_db<T, F>(app: &Arc<App>, f: F) -> app::Result<T>
 where
     T: Send + 'static,
-    F: FnOnce(&State) -> app::Result<T> + Send + 'static,
+    F: FnOnce(&mut State, &App) -> app::Result<T> + Send + 'static,
 {
     let app = app.clone();
     tokio::task::spawn_blocking(move || {
-        let state = app.db.lock().unwrap_or_else(|e| e.into_inner());
-        f(&state)
+        let mut state = app.db.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut state, &app)
     })
     .await
     .map_err(|e| app::Error::Task(e.to_string()))?
@@ -280,7 +330,7 @@ fn log(what: &str) {
 }
 
 async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
-    match with_db(&app, |s| Ok(s.check()?)).await {
+    match with_db(&app, |s, _| Ok(s.check()?)).await {
         Ok(()) => text(StatusCode::OK, "ok\n".into()),
         Err(e) => {
             log(&format!("health check failed: {}", chain(&e)));
@@ -290,156 +340,6 @@ async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
             )
         }
     }
-}
-
-async fn unsubscribe_page(AxState(app): AxState<Arc<App>>, uri: Uri) -> Response {
-    let Some((email, token)) = app.verify(&uri) else {
-        return page(StatusCode::BAD_REQUEST, pages::invalid(&app.list_name));
-    };
-    let (unsubscribe, resubscribe) = app.actions(&token);
-    let actions = pages::Actions {
-        unsubscribe: &unsubscribe,
-        resubscribe: &resubscribe,
-    };
-    let e = email.clone();
-    // Reading only: whatever happens here, a GET changes nothing.
-    match with_db(&app, move |s| suppress::reason(s, &e)).await {
-        Ok(Some(reason)) => page(
-            StatusCode::OK,
-            pages::already(&app.list_name, &email, &reason, &actions),
-        ),
-        Ok(None) => page(
-            StatusCode::OK,
-            pages::confirm(&app.list_name, &email, &actions),
-        ),
-        Err(err) => {
-            log(&format!(
-                "cannot read the suppression of {email}: {}",
-                chain(&err)
-            ));
-            page(
-                StatusCode::OK,
-                pages::confirm(&app.list_name, &email, &actions),
-            )
-        }
-    }
-}
-
-async fn unsubscribe_post(
-    AxState(app): AxState<Arc<App>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let intent = form::intent(content_type, &body);
-    let verified = app.verify(&uri);
-    let (email, token) = match (intent, verified) {
-        (Intent::Unknown, _) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "expected List-Unsubscribe=One-Click (RFC 8058) or the confirm form; nothing was changed\n"
-                    .into(),
-            );
-        }
-        (Intent::OneClick, None) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "this unsubscribe link is not valid; nothing was changed\n".into(),
-            );
-        }
-        (Intent::Confirm, None) => {
-            return page(StatusCode::BAD_REQUEST, pages::invalid(&app.list_name));
-        }
-        (_, Some(v)) => v,
-    };
-    let detail = if intent == Intent::OneClick {
-        "one-click"
-    } else {
-        "confirm page"
-    };
-    let e = email.clone();
-    let now = crate::clock::now().to_rfc3339();
-    let result = with_db(&app, move |s| suppress::unsubscribe(s, &e, detail, &now)).await;
-    match result {
-        Ok(new) => {
-            if new {
-                log(&format!("unsubscribed {email} ({detail})"));
-            }
-        }
-        Err(err) => {
-            log(&format!(
-                "cannot record the unsubscribe of {email}: {}",
-                chain(&err)
-            ));
-            return match intent {
-                Intent::OneClick => text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the unsubscribe could not be recorded; please try again\n".into(),
-                ),
-                _ => page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    pages::unavailable(&app.list_name),
-                ),
-            };
-        }
-    }
-    if intent == Intent::OneClick {
-        return text(
-            StatusCode::OK,
-            format!("{email} is unsubscribed from {}.\n", app.list_name),
-        );
-    }
-    let (unsubscribe, resubscribe) = app.actions(&token);
-    page(
-        StatusCode::OK,
-        pages::unsubscribed(
-            &app.list_name,
-            &email,
-            &pages::Actions {
-                unsubscribe: &unsubscribe,
-                resubscribe: &resubscribe,
-            },
-        ),
-    )
-}
-
-async fn resubscribe_post(AxState(app): AxState<Arc<App>>, uri: Uri) -> Response {
-    let Some((email, token)) = app.verify(&uri) else {
-        return page(StatusCode::BAD_REQUEST, pages::invalid(&app.list_name));
-    };
-    let e = email.clone();
-    match with_db(&app, move |s| suppress::resubscribe(s, &e)).await {
-        Ok(had) => {
-            if had {
-                log(&format!("resubscribed {email}"));
-            }
-        }
-        Err(err) => {
-            log(&format!(
-                "cannot lift the suppression of {email}: {}",
-                chain(&err)
-            ));
-            return page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                pages::unavailable(&app.list_name),
-            );
-        }
-    }
-    let (unsubscribe, resubscribe) = app.actions(&token);
-    page(
-        StatusCode::OK,
-        pages::resubscribed(
-            &app.list_name,
-            &email,
-            &pages::Actions {
-                unsubscribe: &unsubscribe,
-                resubscribe: &resubscribe,
-            },
-        ),
-    )
 }
 
 fn not_found() -> Response {

@@ -4,7 +4,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::domain::Email;
+use crate::state::SubStatus;
 
 const CSS: &str = "body{margin:0;background:#f6f5f1;color:#1d1d1b;font:17px/1.55 -apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}\
 main{max-width:34rem;margin:4rem auto;padding:2rem 1.5rem;background:#fff;border:1px solid #ddd9cf;border-radius:6px}\
@@ -12,14 +12,20 @@ h1{font:600 1.5rem/1.3 Georgia,'Times New Roman',serif;margin:0 0 1rem}\
 .address{font-weight:600;word-break:break-all}\
 button{font:inherit;font-weight:600;padding:.6rem 1.2rem;border-radius:4px;border:1px solid #1d1d1b;background:#1d1d1b;color:#fff;cursor:pointer}\
 button.secondary{background:#fff;color:#1d1d1b}\
-.small{font-size:.9rem;color:#666}";
+.small{font-size:.9rem;color:#666}\
+fieldset{border:1px solid #ddd9cf;border-radius:4px;margin:0 0 1rem;padding:.75rem 1rem}\
+label.choice{display:block;padding:.3rem 0}\
+form+form{margin-top:1rem}\
+.note{background:#f1efe8;border-radius:4px;padding:.5rem .75rem}";
 
 /// Where the forms post to, relative to the page's own URL.
-pub struct Actions<'a> {
+pub struct Actions {
     /// e.g. `unsubscribe?t=TOKEN`
-    pub unsubscribe: &'a str,
+    pub unsubscribe: String,
     /// e.g. `resubscribe?t=TOKEN`
-    pub resubscribe: &'a str,
+    pub resubscribe: String,
+    /// e.g. `manage?t=TOKEN`, when the reader has a manage page.
+    pub manage: Option<String>,
 }
 
 fn layout(list: &str, title: &str, body: Markup) -> Markup {
@@ -57,25 +63,36 @@ fn resubscribe_form(action: &str) -> Markup {
     }
 }
 
+fn manage_link(a: &Actions) -> Markup {
+    html! {
+        @if let Some(m) = &a.manage {
+            p.small { a href=(m) { "Manage your subscription" } ": choose editions, or leave everything." }
+        }
+    }
+}
+
 /// GET with a valid token: asks; only the button unsubscribes.
-pub fn confirm(list: &str, email: &Email, a: &Actions<'_>) -> Markup {
+pub fn confirm(list: &str, scope: &str, address: &str, a: &Actions) -> Markup {
     layout(
         list,
         "Unsubscribe",
         html! {
-            h1 { "Unsubscribe from " (list) "?" }
-            p { "You will stop receiving " (list) " at " span.address { (email) } "." }
-            (unsubscribe_form(a.unsubscribe, "Unsubscribe"))
+            h1 { "Unsubscribe from " (scope) "?" }
+            p { "You will stop receiving " (scope) " at " span.address { (address) } "." }
+            (unsubscribe_form(&a.unsubscribe, "Unsubscribe"))
             p.small { "Changed your mind? Just close this page; nothing has changed." }
+            (manage_link(a))
         },
     )
 }
 
-/// GET with a valid token for an address that is already suppressed.
-pub fn already(list: &str, email: &Email, reason: &str, a: &Actions<'_>) -> Markup {
-    let why = match reason {
-        "bounced" => "Mail to this address bounced, so we stopped sending.",
-        "complaint" => "Mail to this address was reported as unwanted, so we stopped sending.",
+/// GET with a valid token for a reader who already left.
+pub fn already(list: &str, scope: &str, address: &str, status: &SubStatus, a: &Actions) -> Markup {
+    let why = match status {
+        SubStatus::Bounced => "Mail to this address bounced, so we stopped sending.",
+        SubStatus::Complained => {
+            "Mail to this address was reported as unwanted, so we stopped sending."
+        }
         _ => "You asked us to stop sending.",
     };
     layout(
@@ -83,37 +100,74 @@ pub fn already(list: &str, email: &Email, reason: &str, a: &Actions<'_>) -> Mark
         "Unsubscribed",
         html! {
             h1 { "You are unsubscribed" }
-            p { span.address { (email) } " no longer receives " (list) ". " (why) }
+            p { span.address { (address) } " no longer receives " (scope) ". " (why) }
             p { "Want it back?" }
-            (resubscribe_form(a.resubscribe))
+            (resubscribe_form(&a.resubscribe))
+            (manage_link(a))
         },
     )
 }
 
 /// After the confirm button.
-pub fn unsubscribed(list: &str, email: &Email, a: &Actions<'_>) -> Markup {
+pub fn unsubscribed(list: &str, scope: &str, address: &str, a: &Actions) -> Markup {
     layout(
         list,
         "Unsubscribed",
         html! {
             h1 { "You are unsubscribed" }
-            p { span.address { (email) } " will receive no more " (list) "." }
+            p { span.address { (address) } " will receive no more of " (scope) "." }
             p.small { "If a send was already under way, one last issue may still arrive." }
             p { "Clicked by mistake?" }
-            (resubscribe_form(a.resubscribe))
+            (resubscribe_form(&a.resubscribe))
+            (manage_link(a))
         },
     )
 }
 
 /// After the resubscribe button.
-pub fn resubscribed(list: &str, email: &Email, a: &Actions<'_>) -> Markup {
+pub fn resubscribed(list: &str, scope: &str, address: &str, a: &Actions) -> Markup {
     layout(
         list,
         "Subscribed again",
         html! {
             h1 { "Welcome back" }
-            p { span.address { (email) } " will receive " (list) " again from the next issue." }
-            (unsubscribe_form(a.unsubscribe, "Unsubscribe again"))
+            p { span.address { (address) } " will receive " (scope) " again from the next issue." }
+            (unsubscribe_form(&a.unsubscribe, "Unsubscribe again"))
+            (manage_link(a))
+        },
+    )
+}
+
+/// The manage page: a checkbox per edition, save, or leave everything.
+pub fn manage(
+    list: &str,
+    address: &str,
+    editions: &[(String, String, bool)],
+    action: &str,
+    note: Option<&str>,
+) -> Markup {
+    layout(
+        list,
+        "Your subscription",
+        html! {
+            h1 { "Your subscription" }
+            p { "What " span.address { (address) } " receives from " (list) ":" }
+            @if let Some(n) = note { p.note role="status" { (n) } }
+            form method="post" action=(action) {
+                fieldset {
+                    legend { "Editions" }
+                    @for (id, name, on) in editions {
+                        label.choice {
+                            input type="checkbox" name="edition" value=(id) checked[*on];
+                            " " (name)
+                        }
+                    }
+                }
+                button type="submit" name="action" value="save" { "Save" }
+            }
+            form method="post" action=(action) {
+                button.secondary type="submit" name="action" value="leave" { "Unsubscribe from everything" }
+            }
         },
     )
 }

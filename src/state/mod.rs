@@ -1,5 +1,5 @@
 //! The state database (SQLite, in `state/almanac.db`): the delivery journal,
-//! suppressions, marks on issues (skipped, published) and the send lock. WAL
+//! the subscriber list, marks on issues (skipped, published) and the send lock. WAL
 //! mode with a busy timeout, so a send, `almanac status` and the server can
 //! share it safely. Versioned migrations in `schema.rs`.
 //!
@@ -11,6 +11,7 @@
 
 mod journal;
 mod schema;
+mod subscribers;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -18,8 +19,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::Email;
 pub use journal::{Counts, FailedDelivery, IssueRecord, Outcome, RunRecord, Status};
+pub use subscribers::{
+    Audience, Event, Imported, Incoming, Recipient, Status as SubStatus, Subscriber, signed_up_for,
+};
 
 pub struct State {
     conn: Connection,
@@ -109,58 +112,12 @@ impl State {
         }
     }
 
-    /// Addresses (case-folded) that must never be mailed.
-    pub fn suppressed(&self) -> Result<std::collections::HashSet<String>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT email FROM suppressions")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.err(e))
-    }
-
-    /// Adds a suppression; returns false if the address was already suppressed.
-    pub fn suppress(&self, email: &Email, reason: &str, detail: &str, now: &str) -> Result<bool> {
-        self.suppress_key(&email.key(), reason, detail, now)
-    }
-
-    fn suppress_key(&self, key: &str, reason: &str, detail: &str, now: &str) -> Result<bool> {
-        let n = self
-            .conn
-            .execute(
-                "INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (email) DO NOTHING",
-                params![key, reason, detail, now],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(n == 1)
-    }
-
-    /// Suppresses many addresses (keys, with a detail each) for one
-    /// reason, in one transaction.
-    pub fn suppress_all(
-        &mut self,
-        entries: &[(String, String)],
-        reason: &str,
-        now: &str,
-    ) -> Result<()> {
-        self.transaction(|tx| {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (email) DO NOTHING",
-            )?;
-            for (key, detail) in entries {
-                st.execute(params![key, reason, detail, now])?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Runs `f` in one transaction, committed when it returns `Ok`.
-    fn transaction(
+    /// Runs `f` in one transaction, committed when it returns `Ok`. The
+    /// write lock is taken up front (`BEGIN IMMEDIATE`): a transaction
+    /// that reads first and writes later can't wait for a busy database,
+    /// SQLite fails it at once, and the server and a send write at the
+    /// same time.
+    pub(crate) fn transaction(
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
     ) -> Result<()> {
@@ -169,35 +126,18 @@ impl State {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(db)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
         f(&tx).map_err(db)?;
         tx.commit().map_err(db)
-    }
-
-    /// Lifts a suppression (resubscribe); returns whether there was one.
-    pub fn unsuppress(&self, email: &Email) -> Result<bool> {
-        let n = self
-            .conn
-            .execute("DELETE FROM suppressions WHERE email = ?1", [email.key()])
-            .map_err(|e| self.err(e))?;
-        Ok(n > 0)
-    }
-
-    pub fn suppression(&self, email: &Email) -> Result<Option<String>> {
-        self.conn
-            .query_row(
-                "SELECT reason FROM suppressions WHERE email = ?1",
-                [email.key()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))
     }
 
     /// A cheap read that proves the database answers (for health checks).
     pub fn check(&self) -> Result<()> {
         self.conn
-            .query_row("SELECT 1 FROM suppressions LIMIT 1", [], |_| Ok(()))
+            .query_row("SELECT 1 FROM subscribers LIMIT 1", [], |_| Ok(()))
             .optional()
             .map(|_| ())
             .map_err(|e| self.err(e))
@@ -318,7 +258,9 @@ mod tests {
         assert_eq!((c.sent, c.outbox, c.pending), (1, 1, 1), "{c:?}");
         assert!(s.delivered("i", true).unwrap().contains("b@x.com"));
         assert!(!s.delivered("i", true).unwrap().contains("a@x.com"));
-        assert!(s.suppressed().unwrap().contains("d@x.com"));
+        let d = s.subscriber("d@x.com").unwrap().unwrap();
+        assert_eq!(d.status, SubStatus::Unsubscribed);
+        assert_eq!(s.events(d.id).unwrap().len(), 1);
         drop(s);
         // Opening again runs nothing twice.
         State::open(dir.path()).unwrap();

@@ -53,6 +53,56 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 3: the subscriber list lives here. Each reader is a row with a status;
+    // `editions` is what they signed up for (`*` = every edition, now and
+    // later), and `edition_choices` holds what they chose since, one row per
+    // edition, which wins. The suppressions of versions 1 and 2 become rows
+    // with their status, so nobody who left is mailed again.
+    "
+    CREATE TABLE subscribers (
+        id            INTEGER PRIMARY KEY,
+        email         TEXT NOT NULL UNIQUE,
+        address       TEXT NOT NULL,
+        name          TEXT,
+        editions      TEXT NOT NULL DEFAULT '*',
+        status        TEXT NOT NULL CHECK (status IN
+                        ('pending', 'active', 'unsubscribed', 'bounced', 'complained', 'removed')),
+        source        TEXT NOT NULL,
+        consent_at    TEXT,
+        created_at    TEXT NOT NULL,
+        changed_at    TEXT NOT NULL,
+        change_reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE edition_choices (
+        subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        edition    TEXT NOT NULL,
+        subscribed INTEGER NOT NULL,
+        changed_at TEXT NOT NULL,
+        PRIMARY KEY (subscriber, edition)
+    ) WITHOUT ROWID;
+    CREATE TABLE subscriber_events (
+        id         INTEGER PRIMARY KEY,
+        subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        at         TEXT NOT NULL,
+        event      TEXT NOT NULL,
+        detail     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX subscriber_events_of ON subscriber_events (subscriber);
+    CREATE TABLE forgotten (
+        hash TEXT PRIMARY KEY,
+        at   TEXT NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO subscribers (email, address, status, source, created_at, changed_at, change_reason)
+        SELECT email, email,
+               CASE reason WHEN 'bounced' THEN 'bounced' WHEN 'complained' THEN 'complained'
+                           ELSE 'unsubscribed' END,
+               'suppression list', created_at, created_at,
+               reason || CASE WHEN detail != '' THEN ' (' || detail || ')' ELSE '' END
+        FROM suppressions;
+    INSERT INTO subscriber_events (subscriber, at, event, detail)
+        SELECT id, created_at, status, change_reason FROM subscribers;
+    DROP TABLE suppressions;
+    ",
 ];
 
 pub const VERSION: usize = MIGRATIONS.len();
@@ -68,7 +118,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
         });
     }
     for (n, sql) in MIGRATIONS.iter().enumerate().skip(have) {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", n + 1)?;
         tx.commit()?;

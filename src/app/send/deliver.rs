@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
+use super::plan::Reading;
 use super::{Plan, Summary, job};
 use crate::app::{Error, Result, exit};
 use crate::mail::{self, Recipient};
 use crate::send::{self, Observer};
-use crate::state::RunRecord;
+use crate::state::{RunRecord, SubStatus};
 
 impl Plan<'_> {
     /// Builds (and signs) every message, sends nothing.
@@ -17,9 +18,12 @@ impl Plan<'_> {
         let start = std::time::Instant::now();
         let key = mail::token_key(&self.project.config);
         let mut bytes = 0usize;
-        for t in &self.targets {
+        let mut messages = 0usize;
+        for t in self.targets {
+            messages += 1;
             let m = self.prepared.personalise(
                 &Recipient {
+                    id: t.id,
                     email: &t.email,
                     name: t.name.as_ref().map(|n| n.as_str()),
                 },
@@ -42,14 +46,18 @@ impl Plan<'_> {
         let mut s = self.summary;
         s.seconds = start.elapsed().as_secs_f64();
         s.exit_code = exit::OK;
-        let messages = self.targets.len();
+        if let Reading::Failed(e) = reading(&self.reading) {
+            return Err(Error::Invalid(format!(
+                "reading the recipients failed: {e}"
+            )));
+        }
         Ok((s, DryRun { messages, bytes }))
     }
 
     /// Sends to every target (after a preflight login), journalling each.
     pub fn execute(self, observer: Arc<dyn Observer>) -> Result<Summary> {
         let mut summary = self.summary;
-        if self.targets.is_empty() {
+        if summary.pending == 0 {
             summary.exit_code = exit::OK;
             return Ok(summary);
         }
@@ -57,12 +65,7 @@ impl Plan<'_> {
         let issue = self.built.issue.id.to_string();
         let stamp = || crate::clock::now().to_rfc3339();
         let via = self.delivery.via();
-        let mut state = self.state;
-        state.enqueue(
-            &issue,
-            self.targets.iter().map(|t| t.key.as_str()),
-            &stamp(),
-        )?;
+        let state = self.state;
         let run_id = state.start_run(&issue, &via.as_stored(), &stamp())?;
         let connections = if self.delivery.is_smtp() {
             self.project.config.send.connections
@@ -74,17 +77,31 @@ impl Plan<'_> {
             self.prepared,
             self.dkim,
             self.targets,
+            summary.pending as u64,
             connections,
         )?;
         let (handle, writer) = send::journal::start(state, issue, via, stamp);
         let tally = self.delivery.run(job, Some(handle), observer)?;
         let mut state = writer.join().map_err(|_| Error::JournalCrashed)?;
-        state.suppress_all(&tally.hard_bounces, "bounced", &stamp())?;
+        state.set_status_all(&tally.hard_bounces, SubStatus::Bounced, &stamp())?;
         summary.sent = tally.sent;
         summary.failed = tally.failed;
         summary.not_attempted = tally.not_attempted;
+        match reading(&self.reading) {
+            // Readers who left while the send ran were passed over.
+            Reading::Done if tally.aborted.is_none() => {
+                summary.skipped_suppressed += summary.not_attempted as usize;
+                summary.not_attempted = 0;
+            }
+            Reading::Failed(e) if tally.aborted.is_none() => {
+                summary.aborted = Some(format!("reading the recipients failed: {e}"));
+            }
+            _ => {}
+        }
         summary.retries = tally.retries;
-        summary.aborted = tally.aborted;
+        if summary.aborted.is_none() {
+            summary.aborted = tally.aborted;
+        }
         summary.seconds = tally.elapsed_seconds;
         summary.messages_per_second = summary.sent as f64 / tally.elapsed_seconds.max(1e-9);
         let skipped = (summary.skipped_already_sent + summary.skipped_suppressed) as u64;
@@ -133,6 +150,12 @@ fn rebuild_archive(project: &crate::app::Project) -> String {
         ),
         Err(e) => format!("the archive was not rebuilt: {}", crate::send::chain(&e)),
     }
+}
+
+fn reading(slot: &std::sync::Mutex<Reading>) -> Reading {
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
 }
 
 /// What a dry run built.

@@ -166,7 +166,8 @@ fn job(
     project: &Project,
     prepared: crate::mail::Prepared,
     dkim: Option<crate::mail::dkim::Signer>,
-    targets: Vec<send::Target>,
+    targets: send::Targets,
+    total: u64,
     connections: usize,
 ) -> Result<send::Job> {
     let s = &project.config.send;
@@ -175,7 +176,8 @@ fn job(
         key: crate::mail::token_key(&project.config),
         dkim,
         envelope_from: envelope_from(project)?,
-        targets,
+        targets: std::sync::Mutex::new(targets),
+        total,
         connections,
         max_attempts: s.max_attempts,
         rate: send::rate::Limiter::new(s.rate_per_second, s.rate_per_hour),
@@ -200,6 +202,7 @@ fn load_dkim(
     let probe: Email = "probe@example.com".parse().expect("a valid address");
     let message = prepared.personalise(
         &crate::mail::Recipient {
+            id: 0,
             email: &probe,
             name: None,
         },

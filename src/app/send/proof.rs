@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use super::{Delivery, job, load_dkim, secret_check};
 use crate::app::{Built, Error, Project, Result};
 use crate::domain::Email;
-use crate::mail;
 use crate::send::{Quiet, Target};
 
 pub struct Proof {
@@ -32,12 +31,23 @@ pub fn proof(project: &Project, built: Built, to: &Email, now: DateTime<Utc>) ->
         )
         .unwrap_or(issue.subject);
     }
-    let prepared = mail::prepare(&project.config, &issue, &built.rendered, date, true);
+    let prepared = project.prepare(&issue, &built.rendered, date, true);
     let dkim = load_dkim(project, &prepared)?;
     delivery.preflight()?;
-    let target = Target::new(to.clone(), None)
+    // A reviewer who is on the list gets their own links, so a proof's
+    // unsubscribe and manage links can be tried for real.
+    let (state, _) = crate::app::subscribers::open(project, now)?;
+    let id = state.subscriber(&to.key())?.map_or(0, |s| s.id);
+    let target = Target::new(id, to.clone(), None)
         .ok_or_else(|| Error::Usage(format!("{to} can't be used as an envelope recipient")))?;
-    let job = job(project, prepared, dkim, vec![target], 1)?;
+    let job = job(
+        project,
+        prepared,
+        dkim,
+        Box::new(std::iter::once(target)),
+        1,
+        1,
+    )?;
     let tally = delivery.run(job, None, Arc::new(Quiet))?;
     if tally.sent == 1 {
         return Ok(Proof {
