@@ -520,9 +520,24 @@ fn email_text_is_wrapped_and_references_its_links() {
             footer.contains(&format!("This email was sent to {SAMPLE_EMAIL}.")),
             "{id}: footer address"
         );
+        let edition = if id.ends_with("midweek") {
+            "Midweek"
+        } else {
+            "Sunday"
+        };
         assert!(
-            footer.contains("Unsubscribe with one click: https://almanac.example/unsubscribe?t="),
-            "{id}: footer unsubscribe"
+            footer.contains(&format!(
+                "Unsubscribe from the {edition} edition with one click:\nhttps://almanac.example/unsubscribe?t=v2."
+            )) || footer.contains(&format!(
+                "Unsubscribe from the {edition} edition with one click: https://almanac.example/unsubscribe?t=v2."
+            )),
+            "{id}: footer unsubscribe:\n{footer}"
+        );
+        assert!(
+            footer.contains(
+                "Choose editions, or leave everything: https://almanac.example/manage?t=v2."
+            ),
+            "{id}: footer manage:\n{footer}"
         );
     }
 }

@@ -202,8 +202,11 @@ fn footer(v: &View<'_>, web: bool) -> Markup {
                 @for p in n.why.paragraphs() { p.footer-text { (p) } }
                 p.footer-text {
                     "This email was sent to " (PreEscaped(Field::Email.marker())) ". "
-                    a.footer-link href=(PreEscaped(Field::UnsubscribeUrl.marker())) { "Unsubscribe" }
-                    " with one click, or " a.footer-link href=(v.web_url) { "read it in your browser" } "."
+                    a.footer-link href=(PreEscaped(Field::UnsubscribeUrl.marker())) { "Unsubscribe from the " (v.edition.name) " edition" }
+                    " with one click, "
+                    a.footer-link href=(PreEscaped(Field::ManageUrl.marker())) { "manage your subscription" }
+                    " (choose editions, or leave everything), or "
+                    a.footer-link href=(v.web_url) { "read it in your browser" } "."
                 }
             }
             p.footer-address { (n.name) " · " (n.postal_address) }

@@ -294,8 +294,13 @@ fn footer(w: &mut Writer, v: &View<'_>) {
         Field::Email.marker()
     ));
     w.line(&format!(
-        "Unsubscribe with one click: {}",
+        "Unsubscribe from the {} edition with one click: {}",
+        v.edition.name,
         Field::UnsubscribeUrl.marker()
+    ));
+    w.line(&format!(
+        "Choose editions, or leave everything: {}",
+        Field::ManageUrl.marker()
     ));
     w.wrap(&format!("{} · {}", n.name, n.postal_address), "", "");
 }

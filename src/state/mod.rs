@@ -98,6 +98,9 @@ impl State {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
+        // A reader's history and choices go with their row.
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(err)?;
         schema::migrate(&mut conn).map_err(|source| Error::Schema {
             path: path.clone(),
             source,

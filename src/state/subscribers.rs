@@ -519,6 +519,11 @@ impl State {
     /// Erases a reader: their row, history, choices and deliveries, keeping
     /// only `hash` so that no import brings them back. False when unknown.
     pub fn forget(&mut self, email_key: &str, hash: &str, now: &str) -> Result<bool> {
+        // Erased means erased: deleted content is overwritten, not left in
+        // free pages, and the WAL is folded in and emptied afterwards.
+        self.conn
+            .pragma_update(None, "secure_delete", true)
+            .map_err(|e| self.err(e))?;
         let mut found = false;
         self.transaction(|tx| {
             found = tx.execute("DELETE FROM subscribers WHERE email = ?1", [email_key])? > 0;
@@ -529,6 +534,9 @@ impl State {
             )?;
             Ok(())
         })?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| self.err(e))?;
         Ok(found)
     }
 
