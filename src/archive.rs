@@ -212,7 +212,10 @@ fn index(config: &Config, pages: &[&Page<'_>]) -> String {
                 main {
                     h1 { (n.name) }
                     p.tagline { (n.tagline) }
-                    p.feed { a href="feed.xml" { "Atom feed" } }
+                    p.feed {
+                        a href=(config.subscribe_url()) { "Subscribe by email" }
+                        " · " a href="feed.xml" { "Atom feed" }
+                    }
                     @if pages.is_empty() {
                         p { "No issues yet." }
                     }

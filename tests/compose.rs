@@ -794,8 +794,7 @@ fn the_web_version_has_nothing_personal() {
             );
         }
         assert!(
-            b.web
-                .contains("mailto:editors@almanac.example?subject=Subscribe"),
+            b.web.contains("href=\"https://almanac.example/subscribe\""),
             "{id}: web.html should invite readers to subscribe"
         );
         let doc = Html::parse_document(&b.web);

@@ -15,6 +15,7 @@ use crate::layouts::Layouts;
 use crate::mail::{self, Recipient};
 use crate::render::{self, Field, Rendered, lint};
 
+#[derive(Clone)]
 pub struct Project {
     pub config: Config,
     pub layouts: Layouts,

@@ -14,6 +14,7 @@ mod schedule;
 mod send;
 mod serve;
 mod status;
+mod subscribe_form;
 mod subscriber_report;
 mod subscribers;
 mod summary;
@@ -68,8 +69,10 @@ pub enum Command {
     Schedule(schedule::Args),
     /// Write the web archive to out/site/: every issue, an index and an Atom feed.
     Archive(archive::Args),
-    /// Serve one-click unsubscribe and the archive (behind a TLS reverse proxy).
+    /// Serve sign-up, one-click unsubscribe, the manage page and the archive (behind a TLS reverse proxy).
     Serve(serve::Args),
+    /// Print an HTML form for a website that signs readers up through `almanac serve`.
+    SubscribeForm(subscribe_form::Args),
     /// Serve every issue on 127.0.0.1 as it will look, reloading on save.
     Preview(preview::Args),
 }
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Schedule(a) => schedule::run(&cli, a),
         Command::Archive(a) => archive::run(&cli, a),
         Command::Serve(a) => serve::run(&cli, a),
+        Command::SubscribeForm(a) => subscribe_form::run(&cli, a),
         Command::Preview(a) => preview::run(&cli, a),
     };
     match result {

@@ -63,6 +63,18 @@ pub struct Config {
     pub smtp: Option<Smtp>,
     pub dkim: Option<Dkim>,
     pub unsubscribe_secret: Option<Secret>,
+    pub signup: Signup,
+}
+
+/// How readers sign up on the form.
+#[derive(Debug, Clone)]
+pub struct Signup {
+    /// How long a confirmation link works.
+    pub confirm_within: Duration,
+    pub record_ip: bool,
+    /// Requests one client may make in 10 minutes.
+    pub per_client: u32,
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +219,7 @@ impl Config {
             }
         }
         let dkim = raw.dkim.and_then(|d| v.dkim(d, env, &root));
+        let signup = v.signup(raw.signup);
         let config = Config {
             file: path.to_owned(),
             source: src.clone(),
@@ -225,6 +238,7 @@ impl Config {
             smtp,
             dkim,
             unsubscribe_secret: env.unsubscribe_secret.clone(),
+            signup,
         };
         v.problems.into_result(config)
     }
@@ -233,15 +247,28 @@ impl Config {
     /// The manage page (`almanac serve`'s /manage): `links.manage`, else
     /// beside the unsubscribe endpoint.
     pub fn manage_url(&self) -> String {
-        if let Some(m) = &self.links.manage {
-            return m.to_string();
+        match &self.links.manage {
+            Some(m) => m.to_string(),
+            None => self.beside_unsubscribe("manage"),
         }
-        let u = self.links.unsubscribe.as_str();
-        let path_end = u.find('?').unwrap_or(u.len());
-        match u[..path_end].rfind('/') {
-            Some(slash) if slash > "https://".len() => format!("{}manage", &u[..=slash]),
-            _ => format!("{}/manage", u[..path_end].trim_end_matches('/')),
+    }
+
+    /// The subscribe page (`almanac serve`'s /subscribe): `links.subscribe`,
+    /// else beside the unsubscribe endpoint.
+    pub fn subscribe_url(&self) -> String {
+        match &self.links.subscribe {
+            Some(m) => m.to_string(),
+            None => self.beside_unsubscribe("subscribe"),
         }
+    }
+
+    /// Where confirmation links lead: beside the subscribe page.
+    pub fn confirm_url(&self) -> String {
+        beside(&self.subscribe_url(), "confirm")
+    }
+
+    fn beside_unsubscribe(&self, name: &str) -> String {
+        beside(self.links.unsubscribe.as_str(), name)
     }
 
     /// A problem at a schedule slot's `edition`.
@@ -385,6 +412,36 @@ impl Validator<'_> {
             grace: grace?,
             slots,
         })
+    }
+
+    fn signup(&mut self, s: raw::RawSignup) -> Signup {
+        let confirm_within = parse_duration(s.confirm_within.get_ref())
+            .filter(|d| d.as_secs() >= 600)
+            .or_else(|| {
+                self.err(
+                    s.confirm_within.span(),
+                    format!(
+                        "`{}` is not a duration of 10 minutes or more",
+                        s.confirm_within.get_ref()
+                    ),
+                    "write a number followed by d, h or m, e.g. `7d` or `48h`",
+                )
+            })
+            .unwrap_or(Duration::from_secs(7 * 86400));
+        let per_client = *s.per_client.get_ref();
+        if !(1..=1000).contains(&per_client) {
+            self.err::<()>(
+                s.per_client.span(),
+                format!("per_client must be from 1 to 1000, got {per_client}"),
+                "5 sign-ups per client in 10 minutes is plenty for people and little for scripts",
+            );
+        }
+        Signup {
+            confirm_within,
+            record_ip: s.record_ip,
+            per_client: per_client.clamp(1, 1000) as u32,
+            trust_forwarded_for: s.trust_forwarded_for,
+        }
     }
 
     fn send(&mut self, s: raw::RawSend) -> SendSettings {
@@ -554,6 +611,15 @@ impl Validator<'_> {
             key_path,
             algorithm,
         })
+    }
+}
+
+/// `https://host/dir/NAME` for the URL `https://host/dir/x?query`.
+fn beside(url: &str, name: &str) -> String {
+    let path_end = url.find('?').unwrap_or(url.len());
+    match url[..path_end].rfind('/') {
+        Some(slash) if slash > "https://".len() => format!("{}{name}", &url[..=slash]),
+        _ => format!("{}/{name}", url[..path_end].trim_end_matches('/')),
     }
 }
 

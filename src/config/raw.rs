@@ -22,6 +22,45 @@ pub struct RawConfig {
     pub smtp: Option<RawSmtp>,
     #[serde(default)]
     pub dkim: Option<RawDkim>,
+    #[serde(default)]
+    pub signup: RawSignup,
+}
+
+/// Sign-ups through `almanac serve`'s form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignup {
+    /// How long a confirmation link works, e.g. "7d" or "48h".
+    #[serde(default = "d_confirm")]
+    pub confirm_within: Spanned<String>,
+    /// Keep the sign-up's IP address with the consent record.
+    #[serde(default)]
+    pub record_ip: bool,
+    /// Sign-up requests one client may make in 10 minutes.
+    #[serde(default = "d_per_client")]
+    pub per_client: Spanned<i64>,
+    /// Take the client's address from X-Forwarded-For (behind a proxy you
+    /// run), instead of the connection's.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
+}
+
+fn d_confirm() -> Spanned<String> {
+    Spanned::new(0..0, "7d".into())
+}
+fn d_per_client() -> Spanned<i64> {
+    Spanned::new(0..0, 5)
+}
+
+impl Default for RawSignup {
+    fn default() -> Self {
+        RawSignup {
+            confirm_within: d_confirm(),
+            record_ip: false,
+            per_client: d_per_client(),
+            trust_forwarded_for: false,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

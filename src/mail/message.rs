@@ -237,6 +237,91 @@ impl Prepared {
     }
 }
 
+/// A one-off message to one reader (a sign-up confirmation, a notice):
+/// no personal fields to splice, so it is built whole.
+pub struct Single<'a> {
+    pub from: &'a Mailbox,
+    pub reply_to: Option<&'a Mailbox>,
+    pub to: &'a Email,
+    pub to_name: Option<&'a str>,
+    pub subject: &'a str,
+    pub html: &'a str,
+    pub text: &'a str,
+    pub date: DateTime<FixedOffset>,
+    /// What the message is, for its Message-ID (`confirm`, `welcome`).
+    pub kind: &'a str,
+    /// Extra headers, each a complete `Name: value` line without CRLF.
+    pub headers: Vec<String>,
+}
+
+impl Single<'_> {
+    /// The RFC 5322 bytes, with a Message-ID unique to (kind, reader, date).
+    pub fn build(&self) -> Personal {
+        let mut hasher = Sha256::new();
+        for part in [self.kind, &self.to.key(), &self.date.to_rfc3339()] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+        let digest = hasher.finalize();
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let message_id = format!("<{}.{hex}@{}>", self.kind, self.from.email.domain());
+        let rendered = Rendered {
+            html: Template::parse(self.html),
+            text: Template::parse(self.text),
+            web: String::new(),
+            timings: Default::default(),
+        };
+        let boundary = boundary(&rendered);
+        let mut h = String::new();
+        header(&mut h, "Date", &self.date.to_rfc2822());
+        mailbox_header(&mut h, "From", self.from);
+        if let Some(r) = self.reply_to {
+            mailbox_header(&mut h, "Reply-To", r);
+        }
+        match self.to_name {
+            Some(n) => {
+                h.push_str("To: ");
+                phrase(&mut h, n, 4);
+                let _ = write!(h, " <{}>\r\n", self.to);
+            }
+            None => header(&mut h, "To", self.to.as_str()),
+        }
+        unstructured_header(&mut h, "Subject", self.subject);
+        header(&mut h, "Message-ID", &message_id);
+        for extra in &self.headers {
+            h.push_str(extra);
+            h.push_str("\r\n");
+        }
+        header(&mut h, "MIME-Version", "1.0");
+        header(
+            &mut h,
+            "Content-Type",
+            &format!("multipart/alternative; boundary=\"{boundary}\""),
+        );
+        h.push_str("\r\n");
+        let mut chunks = Vec::new();
+        let part_head = |ct: &str| {
+            format!(
+                "--{boundary}\r\nContent-Type: {ct}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+            )
+        };
+        chunks.push(Chunk::Bytes(part_head("text/plain").into_bytes()));
+        encode_template(&rendered.text, Part::Text, &mut chunks);
+        chunks.push(Chunk::Bytes(
+            format!("\r\n{}", part_head("text/html")).into_bytes(),
+        ));
+        encode_template(&rendered.html, Part::Html, &mut chunks);
+        chunks.push(Chunk::Bytes(format!("\r\n--{boundary}--\r\n").into_bytes()));
+        let mut bytes = h.into_bytes();
+        for c in chunks {
+            if let Chunk::Bytes(b) = c {
+                bytes.extend_from_slice(&b);
+            }
+        }
+        Personal { message_id, bytes }
+    }
+}
+
 /// `url` with `t=TOKEN` added to its query.
 pub fn with_token(url: &str, token: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };

@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::config::Config;
 use crate::content::Issue;
 use crate::render::Rendered;
-pub use message::{Identity, Personal, Prepared, Recipient, with_token};
+pub use message::{Identity, Personal, Prepared, Recipient, Single, with_token};
 pub use token::{Opened, Purpose, TokenKey};
 
 /// Secret used when none is configured, so `build` and the outbox work on a

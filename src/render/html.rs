@@ -208,26 +208,21 @@ fn footer(v: &View<'_>, web: bool) -> Markup {
                     " (choose editions, or leave everything), or "
                     a.footer-link href=(v.web_url) { "read it in your browser" } "."
                 }
+                p.footer-text {
+                    "Forwarded to you? " a.footer-link href=(subscribe_link(v)) { "Subscribe" } " to get it yourself."
+                }
             }
             p.footer-address { (n.name) " · " (n.postal_address) }
         } }
     }
 }
 
-/// The subscribe page when there is one, else a mail to the newsletter.
+/// The subscribe page (`almanac serve`'s form).
 fn subscribe_link(v: &View<'_>) -> String {
-    let n = &v.config.newsletter;
-    match &v.config.links.subscribe {
-        Some(url) => url.to_string(),
-        None => format!(
-            "mailto:{}?subject=Subscribe%20to%20{}",
-            n.reply_to.as_ref().unwrap_or(&n.from).email,
-            url::form_urlencoded::byte_serialize(n.name.as_str().as_bytes()).collect::<String>()
-        ),
-    }
+    v.config.subscribe_url()
 }
 
-fn blocks(bs: &[Block]) -> Markup {
+pub(super) fn blocks(bs: &[Block]) -> Markup {
     html! {
         @for b in bs {
             @match b {

@@ -5,6 +5,7 @@
 pub mod css;
 pub mod html;
 pub mod lint;
+pub mod notice;
 pub mod personal;
 pub mod text;
 

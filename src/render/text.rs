@@ -302,5 +302,9 @@ fn footer(w: &mut Writer, v: &View<'_>) {
         "Choose editions, or leave everything: {}",
         Field::ManageUrl.marker()
     ));
+    w.line(&format!(
+        "Forwarded to you? Subscribe: {}",
+        v.config.subscribe_url()
+    ));
     w.wrap(&format!("{} · {}", n.name, n.postal_address), "", "");
 }

@@ -25,6 +25,7 @@
 mod form;
 mod manage;
 mod pages;
+mod signup;
 mod site;
 mod unsubscribe;
 
@@ -64,14 +65,21 @@ pub struct Settings {
     pub list_name: String,
     /// Every edition, with its display name, in order.
     pub editions: Vec<(EditionId, String)>,
+    /// The sign-up pages (`links.subscribe` and its `confirm` sibling).
+    pub subscribe_url: String,
+    pub confirm_url: String,
+    /// What sign-ups render and send mail with.
+    pub project: Arc<Project>,
 }
 
 impl Settings {
-    pub fn of(project: &Project) -> Settings {
+    pub fn of(project: Arc<Project>) -> Settings {
         let config = &project.config;
         Settings {
+            subscribe_url: config.subscribe_url(),
+            confirm_url: config.confirm_url(),
             key: crate::mail::token_key(config),
-            site_dir: app::archive::site_dir(project),
+            site_dir: app::archive::site_dir(&project),
             archive_url: config.links.archive.to_string(),
             unsubscribe_url: config.links.unsubscribe.to_string(),
             manage_url: config.manage_url(),
@@ -82,6 +90,7 @@ impl Settings {
                 .iter()
                 .map(|(id, e)| (id.clone(), e.name.to_string()))
                 .collect(),
+            project: project.clone(),
         }
     }
 }
@@ -107,9 +116,10 @@ pub fn run(project: &Project, listen: &str) -> app::Result<()> {
             "warning: ALMANAC_UNSUBSCRIBE_SECRET is not set; only tokens made with the development secret verify"
         );
     }
-    let state = State::open(&project.config.paths.state)?;
+    let mut state = State::open(&project.config.paths.state)?;
     state.check()?;
-    let settings = Settings::of(project);
+    app::signup::purge(project, &mut state, crate::clock::now())?;
+    let settings = Settings::of(Arc::new(project.clone()));
     if !settings.site_dir.join("index.html").is_file() {
         eprintln!(
             "note: there is no archive in {} yet; run `almanac archive` to create it",
@@ -146,6 +156,8 @@ struct App {
     unsubscribe_name: String,
     list_name: String,
     editions: Vec<(EditionId, String)>,
+    project: Arc<Project>,
+    limiter: signup::Limiter,
 }
 
 /// Bodies are a form field or two.
@@ -185,15 +197,22 @@ pub fn router(settings: Settings, state: State) -> Router {
         .map(|p| if p.ends_with('/') { p } else { format!("{p}/") })
         .unwrap_or_else(|| "/".to_owned());
     let (unsub, resub, unsubscribe_name) = route_paths(&settings.unsubscribe_url);
-    let mut manage = BTreeSet::from(["/manage".to_owned()]);
-    manage.extend(url_path(&settings.manage_url).filter(|p| p != "/"));
-    if let Some((dir, _)) = url_path(&settings.unsubscribe_url).and_then(|p| {
-        p.rsplit_once('/')
-            .map(|(d, l)| (d.to_owned(), l.to_owned()))
-    }) {
-        manage.insert(format!("{dir}/manage"));
-    }
-    manage.retain(|p| !unsub.contains(p) && !resub.contains(p) && p != "/healthz");
+    let taken = |p: &String| unsub.contains(p) || resub.contains(p) || p == "/healthz";
+    let page_paths = |name: &str, url: &str| {
+        let mut paths = BTreeSet::from([format!("/{name}")]);
+        paths.extend(url_path(url).filter(|p| p != "/"));
+        if let Some((dir, _)) = url_path(&settings.unsubscribe_url)
+            .as_deref()
+            .and_then(|p| p.rsplit_once('/'))
+        {
+            paths.insert(format!("{dir}/{name}"));
+        }
+        paths.retain(|p| !taken(p));
+        paths
+    };
+    let manage = page_paths("manage", &settings.manage_url);
+    let subscribe = page_paths("subscribe", &settings.subscribe_url);
+    let confirm = page_paths("confirm", &settings.confirm_url);
     let app = Arc::new(App {
         key: settings.key,
         db: Mutex::new(state),
@@ -202,6 +221,8 @@ pub fn router(settings: Settings, state: State) -> Router {
         unsubscribe_name,
         list_name: settings.list_name,
         editions: settings.editions,
+        project: settings.project,
+        limiter: signup::Limiter::default(),
     });
     let mut r = Router::new().route("/healthz", get(healthz));
     for p in &unsub {
@@ -212,6 +233,12 @@ pub fn router(settings: Settings, state: State) -> Router {
     }
     for p in &manage {
         r = r.route(p, get(manage::page).post(manage::post));
+    }
+    for p in &subscribe {
+        r = r.route(p, get(signup::form).post(signup::post));
+    }
+    for p in &confirm {
+        r = r.route(p, get(signup::confirm_page).post(signup::confirm_post));
     }
     r.fallback(archive)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -225,9 +252,13 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The client's address feeds the sign-up rate limit.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn security_headers(mut res: Response) -> Response {

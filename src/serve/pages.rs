@@ -16,7 +16,13 @@ button.secondary{background:#fff;color:#1d1d1b}\
 fieldset{border:1px solid #ddd9cf;border-radius:4px;margin:0 0 1rem;padding:.75rem 1rem}\
 label.choice{display:block;padding:.3rem 0}\
 form+form{margin-top:1rem}\
-.note{background:#f1efe8;border-radius:4px;padding:.5rem .75rem}";
+.note{background:#f1efe8;border-radius:4px;padding:.5rem .75rem}\
+label{display:block;font-weight:600;margin:.75rem 0 .25rem}\
+label.choice{font-weight:normal}\
+input[type=email],input[type=text]{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #8a8578;border-radius:4px}\
+.error{background:#fbe9e7;border-left:4px solid #b3261e;padding:.5rem .75rem}\
+.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}\
+:focus-visible{outline:3px solid #1d4ed8;outline-offset:2px}";
 
 /// Where the forms post to, relative to the page's own URL.
 pub struct Actions {
@@ -168,6 +174,123 @@ pub fn manage(
             form method="post" action=(action) {
                 button.secondary type="submit" name="action" value="leave" { "Unsubscribe from everything" }
             }
+        },
+    )
+}
+
+/// The subscribe form: address, optional name, a checkbox per edition,
+/// and a honeypot field people never see.
+pub fn subscribe(
+    list: &str,
+    editions: &[(String, String, bool)],
+    email: &str,
+    name: &str,
+    error: Option<&str>,
+) -> Markup {
+    layout(
+        list,
+        "Subscribe",
+        html! {
+            h1 { "Subscribe to " (list) }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            form method="post" action="subscribe" {
+                label for="email" { "Your email address" }
+                input #email type="email" name="email" required autocomplete="email" value=(email) aria-invalid=[error.map(|_| "true")];
+                label for="name" { "Your name " span.small { "(optional, for the greeting)" } }
+                input #name type="text" name="name" autocomplete="name" maxlength="100" value=(name);
+                fieldset {
+                    legend { "Editions" }
+                    @for (id, label, on) in editions {
+                        label.choice {
+                            input type="checkbox" name="edition" value=(id) checked[*on];
+                            " " (label)
+                        }
+                    }
+                }
+                // Hidden from people (and from screen readers); bots fill it.
+                div.hp aria-hidden="true" {
+                    label for="website" { "Leave this empty" }
+                    input #website type="text" name="website" tabindex="-1" autocomplete="off";
+                }
+                button type="submit" { "Subscribe" }
+            }
+            p.small { "We will send one email to confirm. Nothing else until you do." }
+        },
+    )
+}
+
+/// After the form: the same answer whoever asked, so it tells nothing
+/// about who is on the list.
+pub fn check_inbox(list: &str) -> Markup {
+    layout(
+        list,
+        "Check your inbox",
+        html! {
+            h1 { "Check your inbox" }
+            p { "If that address can receive " (list) ", an email is on its way with a link to confirm. Nothing is sent until you do." }
+            p.small { "Nothing arrived after a few minutes? Look in the spam folder, or try again in an hour." }
+        },
+    )
+}
+
+pub fn slow_down(list: &str) -> Markup {
+    layout(
+        list,
+        "Too many requests",
+        html! {
+            h1 { "Please wait a little" }
+            p { "There were too many sign-ups from your connection in a short time. Please try again in a few minutes." }
+        },
+    )
+}
+
+/// A confirmation link opened: a button, since a GET changes nothing.
+pub fn confirm_signup(list: &str, address: &str, editions: &str, action: &str) -> Markup {
+    layout(
+        list,
+        "Confirm",
+        html! {
+            h1 { "Confirm your subscription" }
+            p { span.address { (address) } " will receive " (editions) " of " (list) "." }
+            form method="post" action=(action) {
+                button type="submit" { "Confirm" }
+            }
+        },
+    )
+}
+
+pub fn subscribed(list: &str, address: &str, editions: &str, manage: &str) -> Markup {
+    layout(
+        list,
+        "Subscribed",
+        html! {
+            h1 { "You are subscribed" }
+            p { span.address { (address) } " will receive " (editions) " of " (list) ", starting with a welcome." }
+            p { a href=(manage) { "Manage your subscription" } ": choose editions, or leave, at any time." }
+        },
+    )
+}
+
+pub fn expired(list: &str, subscribe: &str) -> Markup {
+    layout(
+        list,
+        "Link expired",
+        html! {
+            h1 { "This link has expired" }
+            p { "Confirmation links work for a limited time, and this one is past it; nothing was changed." }
+            p { a href=(subscribe) { "Subscribe again" } " and use the new link." }
+        },
+    )
+}
+
+pub fn used(list: &str, subscribe: &str) -> Markup {
+    layout(
+        list,
+        "Link used",
+        html! {
+            h1 { "This link was already used" }
+            p { "This confirmation link has been used, or a newer one was sent; nothing was changed." }
+            p { "Not subscribed yet? " a href=(subscribe) { "Start again" } "." }
         },
     )
 }

@@ -11,6 +11,7 @@
 
 mod journal;
 mod schema;
+mod signups;
 mod subscribers;
 
 use std::fs::File;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use journal::{Counts, FailedDelivery, IssueRecord, Outcome, RunRecord, Status};
+pub use signups::{Confirmable, Request as SignupRequest};
 pub use subscribers::{
     Audience, Event, Imported, Incoming, Recipient, Status as SubStatus, Subscriber, signed_up_for,
 };

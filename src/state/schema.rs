@@ -103,6 +103,17 @@ const MIGRATIONS: &[&str] = &[
         SELECT id, created_at, status, change_reason FROM subscribers;
     DROP TABLE suppressions;
     ",
+    // 4: sign-ups through the form. A request is kept on the reader's row
+    // (new readers are `pending`) until confirmed; `confirm_expires` is the
+    // expiry of the one confirmation link that works, and `mailed_at` when
+    // the address was last mailed about a sign-up (at most once an hour).
+    "
+    ALTER TABLE subscribers ADD COLUMN signup_editions TEXT;
+    ALTER TABLE subscribers ADD COLUMN signup_at TEXT;
+    ALTER TABLE subscribers ADD COLUMN signup_ip TEXT;
+    ALTER TABLE subscribers ADD COLUMN mailed_at TEXT;
+    ALTER TABLE subscribers ADD COLUMN confirm_expires INTEGER;
+    ",
 ];
 
 pub const VERSION: usize = MIGRATIONS.len();

@@ -150,7 +150,7 @@ fn secret_check(project: &Project, real: bool) -> Result<Option<String>> {
 }
 
 /// The envelope sender of every message.
-fn envelope_from(project: &Project) -> Result<lettre::Address> {
+pub(crate) fn envelope_from(project: &Project) -> Result<lettre::Address> {
     project
         .config
         .newsletter
