@@ -260,6 +260,9 @@ pub fn read_text(path: &Path, max_bytes: u64) -> Result<Arc<str>, Problem> {
 
 /// Converts a TOML deserialisation error into a problem at its position.
 pub fn toml_problem(path: &Path, src: &Arc<str>, e: &toml::de::Error) -> Problem {
+    if let Some(p) = toml_nesting_problem(path, src, e) {
+        return p;
+    }
     let message = e.message().trim().to_owned();
     let hint = toml_hint(&message);
     let mut p = Problem::error(path, message);
@@ -270,6 +273,51 @@ pub fn toml_problem(path: &Path, src: &Arc<str>, e: &toml::de::Error) -> Problem
         Some(h) => p.hint(h),
         None => p,
     }
+}
+
+/// The toml crate stops at a fixed depth rather than overflowing the stack;
+/// its two messages for that are reworded here, and the dotted-key one, which
+/// comes without a position, is given one.
+fn toml_nesting_problem(path: &Path, src: &Arc<str>, e: &toml::de::Error) -> Option<Problem> {
+    let (what, span) = match e.message().trim() {
+        "cannot recurse further; max recursion depth met" => {
+            ("arrays or inline tables inside each other", e.span())
+        }
+        "recursion limit" => (
+            "a dotted key or table name with too many parts",
+            e.span().or_else(|| deep_key_line(src)),
+        ),
+        _ => return None,
+    };
+    let mut p = Problem::error(
+        path,
+        format!("nesting deeper than the TOML reader allows ({what})"),
+    )
+    .hint("almanac's files need two or three levels at most; look for a run of `[` or `{` or a very long dotted key");
+    if let Some(span) = span {
+        p = p.at(src, span);
+    }
+    Some(p)
+}
+
+/// The first line whose key is too deep for the toml crate: the shortest
+/// prefix of whole lines that the crate itself rejects for it.
+fn deep_key_line(src: &str) -> Option<Range<usize>> {
+    let ends: Vec<usize> = src.match_indices('\n').map(|(i, _)| i + 1).collect();
+    let too_deep = |end: usize| {
+        toml::de::DeTable::parse_recoverable(&src[..end])
+            .1
+            .iter()
+            .any(|e| e.message().trim() == "recursion limit")
+    };
+    let ends: Vec<usize> = ends.into_iter().chain([src.len()]).collect();
+    let first = ends.partition_point(|&end| !too_deep(end));
+    let end = *ends.get(first)?;
+    let start = src[..end.saturating_sub(1)]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let indent = src[start..end].len() - src[start..end].trim_start().len();
+    Some(start + indent..end)
 }
 
 fn toml_hint(message: &str) -> Option<String> {
@@ -292,6 +340,16 @@ mod tests {
     fn line_col_counts_chars() {
         assert_eq!(line_col("ab\ncdé f", 7), (2, 4));
         assert_eq!(line_col("x", 0), (1, 1));
+    }
+
+    #[test]
+    fn toml_nesting_is_located_and_reworded() {
+        let deep = format!("a = 1\n\n  x{} = 1\n", ".a".repeat(1000));
+        let src: Arc<str> = Arc::from(deep.as_str());
+        let e = toml::from_str::<toml::Table>(&src).unwrap_err();
+        let p = toml_problem(Path::new("f.toml"), &src, &e);
+        assert_eq!(p.line_col(), Some((3, 3)), "{p}");
+        assert!(p.message.starts_with("nesting deeper"), "{p}");
     }
 
     #[test]

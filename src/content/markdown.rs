@@ -42,6 +42,12 @@ pub enum Inline {
 
 pub type MdError = (Range<usize>, String, &'static str);
 
+/// How deeply quotes, lists, emphasis and links may sit inside each other.
+/// Real guides stay under ten; the limit keeps the model shallow enough for
+/// the recursive walks over it (renderers, `plain`, even dropping it), which
+/// a guide nested 100 000 deep would otherwise run off the end of the stack.
+pub const MAX_NESTING: usize = 32;
+
 /// The text of inlines without markup.
 pub fn plain(inl: &[Inline]) -> String {
     let mut s = String::new();
@@ -97,10 +103,15 @@ struct Builder {
     stack: Vec<(Frame, Range<usize>)>,
     top: Vec<(Block, Range<usize>)>,
     errors: Vec<MdError>,
+    /// Open tags below `MAX_NESTING` that are being skipped, not built.
+    too_deep: usize,
 }
 
 impl Builder {
     fn event(&mut self, ev: Event<'_>, span: Range<usize>) {
+        if self.skip_too_deep(&ev, &span) {
+            return;
+        }
         match ev {
             Event::Start(tag) => self.start(tag, span),
             Event::End(end) => self.end(end),
@@ -123,6 +134,40 @@ impl Builder {
                 "use paragraphs, lists, quotes, links, emphasis and ## / ### headings",
             )),
         }
+    }
+
+    /// Consumes the events of anything nested deeper than `MAX_NESTING`,
+    /// reporting the first such tag once; pulldown-cmark itself parses
+    /// iteratively, so this runs before anything recursive sees the input.
+    fn skip_too_deep(&mut self, ev: &Event<'_>, span: &Range<usize>) -> bool {
+        match ev {
+            Event::Start(_) if self.too_deep > 0 => self.too_deep += 1,
+            Event::End(_) if self.too_deep > 0 => self.too_deep -= 1,
+            Event::Start(tag) if !matches!(tag, Tag::Item) && self.depth() >= MAX_NESTING => {
+                self.too_deep = 1;
+                if !self
+                    .errors
+                    .iter()
+                    .any(|e| e.1.starts_with("nesting deeper"))
+                {
+                    self.errors.push((
+                        span.start..span.start + 1,
+                        format!("nesting deeper than {MAX_NESTING} levels"),
+                        "a guide needs a few levels of quotes, lists and emphasis at most; look for a long run of `>`, list markers or `*`",
+                    ));
+                }
+            }
+            _ => return self.too_deep > 0,
+        }
+        true
+    }
+
+    /// Nesting levels open now; a list item is part of its list, not a level.
+    fn depth(&self) -> usize {
+        self.stack
+            .iter()
+            .filter(|(f, _)| !matches!(f, Frame::Item(..)))
+            .count()
     }
 
     fn start(&mut self, tag: Tag<'_>, span: Range<usize>) {
@@ -295,6 +340,16 @@ mod tests {
             .unwrap_err();
         assert_eq!(errs.len(), 4, "{errs:?}");
         assert!(errs.iter().all(|(s, _, _)| s.start >= 4));
+    }
+
+    #[test]
+    fn nesting_stops_at_the_limit_once() {
+        let ok = format!("{}x\n", ">".repeat(MAX_NESTING - 1));
+        assert!(parse(&ok).is_ok());
+        let deep = format!("{}x\n\n{}y\n", ">".repeat(100_000), ">".repeat(50));
+        let errs = parse(&deep).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].0, MAX_NESTING..MAX_NESTING + 1);
     }
 
     #[test]
