@@ -320,6 +320,22 @@ fn deep_key_line(src: &str) -> Option<Range<usize>> {
     Some(start + indent..end)
 }
 
+/// A problem with one TOML value found by reading it on its own (see
+/// `content::fields`), hinted like a whole-file deserialisation error.
+pub fn toml_value_problem(
+    path: &Path,
+    src: &Arc<str>,
+    span: Range<usize>,
+    message: String,
+) -> Problem {
+    let hint = toml_hint(&message);
+    let p = Problem::error(path, message).at(src, span);
+    match hint {
+        Some(h) => p.hint(h),
+        None => p,
+    }
+}
+
 fn toml_hint(message: &str) -> Option<String> {
     if message.starts_with("unknown field") {
         Some("check the spelling; the expected keys are listed above".into())

@@ -118,7 +118,9 @@ fn generated_cases() -> Vec<Case> {
             name: "generated: empty issue.toml".into(),
             args: build(),
             expect_stderr: strings(&[
-                &format!("{ISSUE_TOML}:1:1: error: missing field `edition`"),
+                &format!(
+                    "{ISSUE_TOML}:1:1: error: missing fields `edition`, `date`, `subject` and `preheader`"
+                ),
                 "1 error, 0 warnings",
             ]),
             expect_stdout: vec![],

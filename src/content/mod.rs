@@ -2,6 +2,7 @@
 //! an `Issue`. Everything here is validated on the way in; this module knows
 //! nothing about HTML, email or sending.
 
+pub mod fields;
 pub mod guide;
 pub mod issue;
 pub mod markdown;
