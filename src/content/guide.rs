@@ -23,6 +23,8 @@ pub struct Guide {
     pub sections: Vec<GuideSection>,
     pub timeline: Vec<TimelineEntry>,
     pub faq: Vec<Faq>,
+    /// Worth telling the editor, not worth stopping for (images without a size).
+    pub warnings: Problems,
 }
 
 #[derive(Debug, Clone)]
@@ -85,18 +87,19 @@ pub fn load(file: &Path) -> Result<Guide, Problems> {
     })?;
     let (fm, body) = split_front_matter(file, &src)?;
     let meta = front_matter(file, &src, fm)?;
-    let doc = markdown::parse(&src[body.clone()]).map_err(|errs| {
-        Problems(
-            errs.into_iter()
-                .map(|(span, msg, hint)| {
-                    Problem::error(file, msg)
-                        .at(&src, body.start + span.start..body.start + span.end)
-                        .hint(hint)
-                })
-                .collect(),
-        )
-    })?;
-    structure(file, &src, body.start, meta, doc)
+    let located = |severity: fn(&Path, String) -> Problem, found: Vec<markdown::MdError>| {
+        let shifted = found.into_iter().map(|(span, msg, hint)| {
+            severity(file, msg)
+                .at(&src, body.start + span.start..body.start + span.end)
+                .hint(hint)
+        });
+        Problems(shifted.collect())
+    };
+    let doc = markdown::parse_with_warnings(&src[body.clone()])
+        .map_err(|errs| located(Problem::error, errs))?;
+    let mut guide = structure(file, &src, body.start, meta, doc.blocks)?;
+    guide.warnings = located(Problem::warning, doc.warnings);
+    Ok(guide)
 }
 
 const FRONT_MATTER_KEYS: &[&str] = &[
@@ -209,6 +212,7 @@ fn structure(
         sections: Vec::new(),
         timeline: Vec::new(),
         faq: Vec::new(),
+        warnings: Problems::default(),
     };
     let mut problems = Problems::default();
     let mut current: Option<Pending> = None;
@@ -359,6 +363,17 @@ mod tests {
         let at: Vec<_> = e.0.iter().map(|p| p.line_col().unwrap()).collect();
         assert_eq!(at, [(1, 1), (2, 9), (3, 9), (5, 1)], "{e}");
         assert!(e.0[0].message.contains("`kind` and `topic`"), "{e}");
+    }
+
+    #[test]
+    fn images_without_a_width_are_a_located_warning() {
+        let g = load_str(&format!(
+            "{FM}\n![A](https://e.com/a.png){{width=600}}\n\nText ![B](https://e.com/b.png).\n"
+        ))
+        .unwrap();
+        let w: Vec<_> = g.warnings.0.iter().map(|p| p.line_col().unwrap()).collect();
+        assert_eq!(w, [(11, 6)], "{}", g.warnings);
+        assert!(!g.warnings.has_errors());
     }
 
     #[test]

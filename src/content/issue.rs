@@ -30,6 +30,9 @@ pub struct Issue {
     /// In file order; the edition's rules pick and order them at render time.
     pub news: Vec<NewsItem>,
     pub guide: Guide,
+    /// Found while loading but not stopping it (e.g. guide images without a
+    /// size), at their line and column.
+    pub warnings: Problems,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +97,7 @@ pub fn load(id: IssueId, dir: &Path, layouts: &Layouts) -> Result<Issue, Problem
             preheader: h.preheader,
             note: h.note,
             news: h.news,
+            warnings: guide.warnings.clone(),
             guide,
         }),
         _ => Err(problems),

@@ -2,6 +2,11 @@
 //! and the plain-text renderers walk. Anything an email can't carry safely is
 //! rejected here with its position: raw HTML, non-https links, images without
 //! alt text, `#` headings (the title comes from front matter).
+//!
+//! An image's size is given the way Pandoc and Quarto write it, right after
+//! the image: `![alt](https://...){width=600 height=300}` (pixels). Markdown
+//! itself has no way to say it, and an email needs it: Outlook lays out
+//! by the `width` attribute, and a blocked image leaves a box of that size.
 
 use std::ops::Range;
 
@@ -36,6 +41,9 @@ pub enum Inline {
     Image {
         url: HttpsUrl,
         alt: String,
+        /// In pixels, from `{width=...}` after the image.
+        width: Option<u32>,
+        height: Option<u32>,
     },
     Break,
 }
@@ -47,6 +55,9 @@ pub type MdError = (Range<usize>, String, &'static str);
 /// the recursive walks over it (renderers, `plain`, even dropping it), which
 /// a guide nested 100 000 deep would otherwise run off the end of the stack.
 pub const MAX_NESTING: usize = 32;
+
+/// The largest image size accepted, in pixels: anything more is a typo.
+const MAX_IMAGE_PX: u32 = 10_000;
 
 /// The text of inlines without markup.
 pub fn plain(inl: &[Inline]) -> String {
@@ -64,8 +75,21 @@ pub fn plain(inl: &[Inline]) -> String {
     s
 }
 
+/// A parsed body: top-level blocks with their byte spans, and what is worth
+/// a warning but not an error.
+#[derive(Debug)]
+pub struct Parsed {
+    pub blocks: Vec<(Block, Range<usize>)>,
+    pub warnings: Vec<MdError>,
+}
+
 /// Parses a Markdown body into top-level blocks with their byte spans.
 pub fn parse(src: &str) -> Result<Vec<(Block, Range<usize>)>, Vec<MdError>> {
+    parse_with_warnings(src).map(|p| p.blocks)
+}
+
+/// `parse`, keeping the warnings (images without a size).
+pub fn parse_with_warnings(src: &str) -> Result<Parsed, Vec<MdError>> {
     let mut p = Builder::default();
     if let Some(off) = src.find(|c| c != '\n' && c != '\r' && forbidden_char(c)) {
         p.errors.push((
@@ -77,8 +101,12 @@ pub fn parse(src: &str) -> Result<Vec<(Block, Range<usize>)>, Vec<MdError>> {
     for (ev, span) in Parser::new_ext(src, Options::empty()).into_offset_iter() {
         p.event(ev, span);
     }
+    p.flush_image();
     if p.errors.is_empty() {
-        Ok(p.top)
+        Ok(Parsed {
+            blocks: p.top,
+            warnings: p.warnings,
+        })
     } else {
         Err(p.errors)
     }
@@ -103,8 +131,11 @@ struct Builder {
     stack: Vec<(Frame, Range<usize>)>,
     top: Vec<(Block, Range<usize>)>,
     errors: Vec<MdError>,
+    warnings: Vec<MdError>,
     /// Open tags below `MAX_NESTING` that are being skipped, not built.
     too_deep: usize,
+    /// An image just closed, waiting to see if `{width=...}` follows it.
+    image: Option<(Inline, Range<usize>)>,
 }
 
 impl Builder {
@@ -112,7 +143,16 @@ impl Builder {
         if self.skip_too_deep(&ev, &span) {
             return;
         }
+        let ev = match ev {
+            Event::Text(t) if self.image.is_some() => match self.image_size(&t, span.start) {
+                0 => Event::Text(t),
+                n => Event::Text(t[n..].to_owned().into()),
+            },
+            ev => ev,
+        };
+        self.flush_image();
         match ev {
+            Event::Text(t) if t.is_empty() => {}
             Event::Start(tag) => self.start(tag, span),
             Event::End(end) => self.end(end),
             Event::Text(t) => match self.stack.last_mut() {
@@ -274,10 +314,81 @@ impl Builder {
                         "describe the image: ![what it shows](https://...)",
                     ));
                 } else if let Some(url) = url {
-                    self.inline(Inline::Image { url, alt });
+                    let image = Inline::Image {
+                        url,
+                        alt,
+                        width: None,
+                        height: None,
+                    };
+                    self.image = Some((image, span));
                 }
             }
         }
+    }
+
+    /// Reads `{width=W height=H}` at the start of the text right after an
+    /// image (at byte `at` of the source) into that image; returns how many
+    /// bytes of `text` it took. Text that merely starts with a brace is left.
+    fn image_size(&mut self, text: &str, at: usize) -> usize {
+        let Some(inner) = text.strip_prefix('{').and_then(|t| t.split_once('}')) else {
+            return 0;
+        };
+        let (attrs, _) = inner;
+        if !attrs.contains('=') {
+            return 0;
+        }
+        let len = attrs.len() + 2;
+        let Some((Inline::Image { width, height, .. }, _)) = &mut self.image else {
+            return 0;
+        };
+        for attr in attrs.split_whitespace() {
+            // `attr` is a slice of `text`: its offset there is its column.
+            let start = at + (attr.as_ptr() as usize - text.as_ptr() as usize);
+            let span = start..start + attr.len();
+            let pixels = |v: &str| {
+                v.strip_suffix("px")
+                    .unwrap_or(v)
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_IMAGE_PX).contains(n))
+            };
+            let (slot, value) = match attr.split_once('=') {
+                Some(("width", v)) => (&mut *width, pixels(v)),
+                Some(("height", v)) => (&mut *height, pixels(v)),
+                _ => {
+                    self.errors.push((
+                        span,
+                        format!("unknown image attribute `{attr}`"),
+                        "an image takes {width=600} or {width=600 height=300}, in pixels",
+                    ));
+                    continue;
+                }
+            };
+            match value {
+                Some(n) => *slot = Some(n),
+                None => self.errors.push((
+                    span,
+                    format!("`{attr}` is not a size in pixels"),
+                    "write a whole number of pixels from 1 to 10000, e.g. {width=600}",
+                )),
+            }
+        }
+        len
+    }
+
+    /// Places the image waiting for its size; warns when it has none.
+    fn flush_image(&mut self) {
+        let Some((image, span)) = self.image.take() else {
+            return;
+        };
+        if let Inline::Image { width: None, .. } = image {
+            self.warnings.push((
+                span,
+                "this image has no width, so the email shows it the full column wide".into(),
+                "give its width in pixels right after it, ![alt](https://...){width=600}, and its height if you know it, {width=600 height=300}: Outlook and blocked images use them",
+            ));
+        }
+        self.inline(image);
     }
 
     fn inline(&mut self, i: Inline) {
@@ -350,6 +461,32 @@ mod tests {
         let errs = parse(&deep).unwrap_err();
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].0, MAX_NESTING..MAX_NESTING + 1);
+    }
+
+    #[test]
+    fn image_sizes_follow_the_image() {
+        let p = parse_with_warnings(
+            "![a](https://e.com/a.png){width=600px height=300} after\n\n![b](https://e.com/b.png) {x}\n",
+        )
+        .unwrap();
+        let Block::Paragraph(inl) = &p.blocks[0].0 else {
+            panic!()
+        };
+        assert!(matches!(
+            inl[0],
+            Inline::Image {
+                width: Some(600),
+                height: Some(300),
+                ..
+            }
+        ));
+        assert_eq!(inl[1], Inline::Text(" after".into()));
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        assert_eq!(p.warnings[0].0.start, 57);
+        let errs = parse("![a](https://e.com/a.png){width=wide depth=2}\n").unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        let spans: Vec<_> = errs.iter().map(|e| e.0.clone()).collect();
+        assert_eq!(spans, [26..36, 37..44]);
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Writer {
                     let n = self.refs.number(url.as_str());
                     s.push_str(&format!("{label} [{n}]"));
                 }
-                Inline::Image { url, alt } => {
+                Inline::Image { url, alt, .. } => {
                     let n = self.refs.number(url.as_str());
                     s.push_str(&format!("[image: {alt}] [{n}]"));
                 }
