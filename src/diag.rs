@@ -172,6 +172,34 @@ impl Problems {
         }
     }
 
+    /// At most `max` problems per file, then one that says how many more
+    /// there are. Thousands of problems (a line repeated 40 000 times) help
+    /// nobody, and locating each one scans its file, which made reporting
+    /// them take minutes.
+    pub fn capped(self, max: usize) -> Problems {
+        let mut kept: Vec<Problem> = Vec::new();
+        // Per file: how many were left out, and their worst severity.
+        let mut dropped: Vec<(PathBuf, usize, Severity)> = Vec::new();
+        for p in self.0 {
+            if kept.iter().filter(|k| k.file == p.file).count() < max {
+                kept.push(p);
+            } else if let Some(d) = dropped.iter_mut().find(|d| d.0 == p.file) {
+                d.1 += 1;
+                d.2 = d.2.max(p.severity);
+            } else {
+                dropped.push((p.file.clone(), 1, p.severity));
+            }
+        }
+        for (file, n, severity) in dropped {
+            let p = Problem::error(
+                &file,
+                format!("{n} more problems in this file are not shown"),
+            );
+            kept.push(Problem { severity, ..p }.hint(format!("fix the first {max} and run again")));
+        }
+        Problems(kept)
+    }
+
     /// Renders every problem, with source snippets when `fancy`.
     pub fn render(&self, fancy: bool) -> String {
         let mut out = String::new();
@@ -366,6 +394,20 @@ mod tests {
         let p = toml_problem(Path::new("f.toml"), &src, &e);
         assert_eq!(p.line_col(), Some((3, 3)), "{p}");
         assert!(p.message.starts_with("nesting deeper"), "{p}");
+    }
+
+    #[test]
+    fn problems_are_capped_per_file() {
+        let p = |f: &str| Problem::error(Path::new(f), "x");
+        let all = Problems((0..5).map(|_| p("a")).chain([p("b")]).collect());
+        let capped = all.capped(2);
+        let files: Vec<_> = capped
+            .0
+            .iter()
+            .map(|p| p.file.display().to_string())
+            .collect();
+        assert_eq!(files, ["a", "a", "b", "a"]);
+        assert!(capped.0[3].message.starts_with("3 more problems"));
     }
 
     #[test]

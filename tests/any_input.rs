@@ -59,11 +59,33 @@ enum Mutation {
     /// XOR a byte.
     Flip(usize, u8),
     Insert(usize, Vec<u8>),
+    /// Insert at the start of a line, where Markdown's block syntax and
+    /// TOML's keys and tables begin.
+    InsertAtLine(usize, Vec<u8>),
     /// Replace what follows the first `=` or `:` (a value) on a line.
     SwapValue(usize, Vec<u8>),
     DeleteLine(usize),
     /// Repeat a line many times.
     RepeatLine(usize, usize),
+}
+
+/// A file kind's own syntax: tokens to insert, and how it nests, as
+/// `(before, unit, after)`: a line `before + unit × n + after` nests `n` deep.
+struct Syntax {
+    tokens: &'static [&'static str],
+    nest: &'static [(&'static str, &'static str, &'static str)],
+}
+
+/// A line nested `n` deep in the kind's own syntax, `n` from a little to
+/// far past any limit.
+fn nested_line(syntax: &'static Syntax) -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop::sample::select(syntax.nest),
+        prop::sample::select(vec![40usize, 10_000, 100_000]),
+    )
+        .prop_map(|((before, unit, after), n)| {
+            format!("{before}{}{after}\n", unit.repeat(n)).into_bytes()
+        })
 }
 
 /// Structured insertions: type swaps, control characters, deep nesting,
@@ -138,14 +160,17 @@ fn token(own: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-fn mutation(own: &'static [&'static str]) -> impl Strategy<Value = Mutation> {
+fn mutation(syntax: &'static Syntax) -> impl Strategy<Value = Mutation> {
+    let own = syntax.tokens;
     prop_oneof![
+        2 => (any::<usize>(), nested_line(syntax)).prop_map(|(l, t)| Mutation::InsertAtLine(l, t)),
         1 => any::<usize>().prop_map(Mutation::Truncate),
         // Mostly ASCII for ASCII: a high bit makes invalid UTF-8, which is
         // caught before anything else looks at the file.
         2 => (any::<usize>(), prop_oneof![3 => 1..=127u8, 1 => 128..=255u8])
             .prop_map(|(at, x)| Mutation::Flip(at, x)),
         3 => (any::<usize>(), token(own)).prop_map(|(at, t)| Mutation::Insert(at, t)),
+        3 => (any::<usize>(), token(own)).prop_map(|(l, t)| Mutation::InsertAtLine(l, t)),
         3 => (any::<usize>(), token(own)).prop_map(|(l, t)| Mutation::SwapValue(l, t)),
         1 => any::<usize>().prop_map(Mutation::DeleteLine),
         1 => (any::<usize>(), prop::sample::select(vec![2usize, 100, 20_000]))
@@ -186,6 +211,10 @@ fn apply(mut bytes: Vec<u8>, m: &Mutation) -> Vec<u8> {
             let at = wrap(*at, bytes.len());
             bytes.splice(at..at, t.iter().copied());
         }
+        Mutation::InsertAtLine(i, t) => {
+            let at = line(&bytes, *i).map_or(0, |r| r.start);
+            bytes.splice(at..at, t.iter().copied());
+        }
         Mutation::SwapValue(i, t) => {
             if let Some(r) = line(&bytes, *i) {
                 let text = &bytes[r.clone()];
@@ -211,8 +240,8 @@ fn apply(mut bytes: Vec<u8>, m: &Mutation) -> Vec<u8> {
     bytes
 }
 
-fn mutated(base: &'static [u8], own: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(mutation(own), 1..4)
+fn mutated(base: &'static [u8], syntax: &'static Syntax) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(mutation(syntax), 1..4)
         .prop_map(move |ms| ms.iter().fold(base.to_vec(), apply))
 }
 
@@ -431,148 +460,173 @@ const CHECK_AND_BUILD: &[&[&str]] = &[&["check", MIDWEEK], &["build", MIDWEEK]];
 // ---------------------------------------------------------------------------
 // Each file kind's own syntax
 
-const TOML_TOKENS: &[&str] = &[
-    " = \"x\"",
-    " = 1",
-    " = [1, \"a\"]",
-    " = {a = 1}",
-    " = 2026-11-25",
-    " = 1979-05-27T07:32:00Z",
-    " = true",
-    " = \"\"",
-    "[[news]]\n",
-    "[news]\n",
-    "[x]\n",
-    "x = 1\n",
-    "a.b.c = 1\n",
-    "#",
-    "\"\"\"\n",
-    "'",
-    "[",
-    "]",
-    "{",
-    "}",
-    ",",
-    "\n[[schedule.send]]\n",
-    "score = 99\n",
-    "url = \"/rel\"\n",
-    "edition = \"nope\"\n",
-];
+const TOML: Syntax = Syntax {
+    tokens: &[
+        " = \"x\"",
+        " = 1",
+        " = [1, \"a\"]",
+        " = {a = 1}",
+        " = 2026-11-25",
+        " = 1979-05-27T07:32:00Z",
+        " = true",
+        " = \"\"",
+        "[[news]]\n",
+        "[news]\n",
+        "[x]\n",
+        "x = 1\n",
+        "a.b.c = 1\n",
+        "#",
+        "\"\"\"\n",
+        "'",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "\n[[schedule.send]]\n",
+        "score = 99\n",
+        "url = \"/rel\"\n",
+        "edition = \"nope\"\n",
+    ],
+    nest: &[
+        ("x = ", "[", ""),
+        ("x = ", "{a = ", ""),
+        ("", "a.", "b = 1"),
+    ],
+};
 
-const MD_TOKENS: &[&str] = &[
-    "# ",
-    "## ",
-    "### ",
-    "#### ",
-    "- ",
-    "1. ",
-    "> ",
-    "**",
-    "*",
-    "_",
-    "`",
-    "```\n",
-    "[x](",
-    "https://e.com/a",
-    ")",
-    "![",
-    "](",
-    "![a](https://e.com/a.png){width=",
-    "{width=0}",
-    "{height=x}",
-    "<b>",
-    "<div>\n",
-    "\n\n",
-    "    ",
-    "|a|b|\n|-|-|\n",
-    "---\n",
-    "&amp;",
-    "[^1]",
-    "<!-- c -->",
-    "## Timeline\n",
-    "## FAQ\n",
-    "### Q?\n",
-    "1. **2024** — x\n",
-    "+++\n",
-    "~~x~~",
-];
+const MARKDOWN: Syntax = Syntax {
+    tokens: &[
+        "# ",
+        "## ",
+        "### ",
+        "#### ",
+        "- ",
+        "1. ",
+        "> ",
+        "**",
+        "*",
+        "_",
+        "`",
+        "```\n",
+        "[x](",
+        "https://e.com/a",
+        ")",
+        "![",
+        "](",
+        "![a](https://e.com/a.png){width=",
+        "{width=0}",
+        "{height=x}",
+        "<b>",
+        "<div>\n",
+        "\n\n",
+        "    ",
+        "|a|b|\n|-|-|\n",
+        "---\n",
+        "&amp;",
+        "[^1]",
+        "<!-- c -->",
+        "## Timeline\n",
+        "## FAQ\n",
+        "### Q?\n",
+        "1. **2024** — x\n",
+        "+++\n",
+        "~~x~~",
+    ],
+    nest: &[
+        ("", "> ", "x"),
+        ("", "- ", "x"),
+        ("", "1. ", "x"),
+        ("", "*a ", "x"),
+    ],
+};
 
-const CSS_TOKENS: &[&str] = &[
-    "display: flex;",
-    "position: absolute;",
-    "--x: 1px;",
-    "var(--accent)",
-    "var(--nope)",
-    "VAR(--text)",
-    "@import url(x.css);",
-    "@media (max-width: 1px) {",
-    "@font-face { }",
-    "float: left;",
-    "expression(1)",
-    "}",
-    "{",
-    ";",
-    ":",
-    "/*",
-    "*/",
-    "\\",
-    "@layer a;",
-    "@charset \"x\";",
-    "url(",
-    "!important",
-];
+const CSS_SYNTAX: Syntax = Syntax {
+    tokens: &[
+        "display: flex;",
+        "position: absolute;",
+        "--x: 1px;",
+        "var(--accent)",
+        "var(--nope)",
+        "VAR(--text)",
+        "@import url(x.css);",
+        "@media (max-width: 1px) {",
+        "@font-face { }",
+        "float: left;",
+        "expression(1)",
+        "}",
+        "{",
+        ";",
+        ":",
+        "/*",
+        "*/",
+        "\\",
+        "@layer a;",
+        "@charset \"x\";",
+        "url(",
+        "!important",
+    ],
+    nest: &[
+        ("", "@media x{", "p{color:red}"),
+        (".a{", "{", ""),
+        ("p{color:", "rgb(", ")"),
+    ],
+};
 
-const CSV_TOKENS: &[&str] = &[
-    ",",
-    "\"",
-    "\"\"",
-    "\n",
-    "\r\n",
-    "a@b",
-    "x@example.com",
-    "X@EXAMPLE.COM",
-    "both",
-    "midweek",
-    "sunday",
-    "nope",
-    ";",
-    "midweek;sunday",
-    "2026-13-45",
-    ",,,,",
-    "email,name,editions\n",
-];
+const CSV_SYNTAX: Syntax = Syntax {
+    tokens: &[
+        ",",
+        "\"",
+        "\"\"",
+        "\n",
+        "\r\n",
+        "a@b",
+        "x@example.com",
+        "X@EXAMPLE.COM",
+        "both",
+        "midweek",
+        "sunday",
+        "nope",
+        ";",
+        "midweek;sunday",
+        "2026-13-45",
+        ",,,,",
+        "email,name,editions\n",
+    ],
+    nest: &[("", "\"", ""), ("", ",", "")],
+};
 
 proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn any_issue_toml(bytes in mutated(repo_file(ISSUE), TOML_TOKENS)) {
+    fn any_issue_toml(bytes in mutated(repo_file(ISSUE), &TOML)) {
         run_case(ISSUE, &bytes, CHECK_AND_BUILD)?;
     }
 
     #[test]
-    fn any_guide_md(bytes in mutated(repo_file(GUIDE), MD_TOKENS)) {
+    fn any_guide_md(bytes in mutated(repo_file(GUIDE), &MARKDOWN)) {
         run_case(GUIDE, &bytes, CHECK_AND_BUILD)?;
     }
 
     #[test]
-    fn any_newsletter_toml(bytes in mutated(repo_file(CONFIG), TOML_TOKENS)) {
+    fn any_newsletter_toml(bytes in mutated(repo_file(CONFIG), &TOML)) {
         prop_assume!(paths_stay_inside(&bytes));
         run_case(CONFIG, &bytes, CHECK_AND_BUILD)?;
     }
 
     #[test]
-    fn any_edition_toml(bytes in mutated(repo_file(EDITION), TOML_TOKENS)) {
+    fn any_edition_toml(bytes in mutated(repo_file(EDITION), &TOML)) {
         run_case(EDITION, &bytes, CHECK_AND_BUILD)?;
     }
 
     #[test]
-    fn any_email_css(bytes in mutated(repo_file(CSS), CSS_TOKENS)) {
+    fn any_email_css(bytes in mutated(repo_file(CSS), &CSS_SYNTAX)) {
         run_case(CSS, &bytes, CHECK_AND_BUILD)?;
     }
 
     #[test]
-    fn any_subscriber_csv(bytes in mutated(repo_file(CSV), CSV_TOKENS)) {
+    fn any_subscriber_csv(bytes in mutated(repo_file(CSV), &CSV_SYNTAX)) {
         run_case(CSV, &bytes, &[&["subscribers", "check"], &["send", MIDWEEK, "--dry-run"]])?;
     }
 }

@@ -162,6 +162,23 @@ fn generated_cases() -> Vec<Case> {
             }),
         },
         Case {
+            // Found by tests/any_input.rs: reporting 40 000 problems, each
+            // located by a scan of the file, took over half a minute.
+            name: "generated: 40 000 empty [[news]] tables".into(),
+            args: build(),
+            expect_stderr: strings(&[
+                "news item 8: missing fields `title`, `url`, `source`, `published`, `score` and `summary`",
+                &format!("{ISSUE_TOML}: error: 39900 more problems in this file are not shown"),
+                "hint: fix the first 100 and run again",
+                "101 errors, 0 warnings",
+            ]),
+            expect_stdout: vec![],
+            setup: Box::new(|s| {
+                let text = s.read(ISSUE_TOML);
+                s.write(ISSUE_TOML, format!("{text}{}", "[[news]]\n".repeat(40_000)));
+            }),
+        },
+        Case {
             name: "generated: 10 MB issue.toml".into(),
             args: build(),
             expect_stderr: strings(&[

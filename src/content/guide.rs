@@ -98,7 +98,7 @@ pub fn load(file: &Path) -> Result<Guide, Problems> {
     let doc = markdown::parse_with_warnings(&src[body.clone()])
         .map_err(|errs| located(Problem::error, errs))?;
     let mut guide = structure(file, &src, body.start, meta, doc.blocks)?;
-    guide.warnings = located(Problem::warning, doc.warnings);
+    guide.warnings = located(Problem::warning, doc.warnings).capped(super::MAX_PROBLEMS_PER_FILE);
     Ok(guide)
 }
 

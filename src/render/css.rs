@@ -54,6 +54,7 @@ pub fn stylesheet(layouts: &Layouts, edition: &Edition) -> Result<(String, Probl
             Err(p) => problems.extend(p),
         }
     }
+    let problems = problems.capped(crate::content::MAX_PROBLEMS_PER_FILE);
     match problems.has_errors() {
         true => Err(problems),
         false => Ok((css, problems)),
