@@ -330,50 +330,27 @@ impl Builder {
     /// image (at byte `at` of the source) into that image; returns how many
     /// bytes of `text` it took. Text that merely starts with a brace is left.
     fn image_size(&mut self, text: &str, at: usize) -> usize {
-        let Some(inner) = text.strip_prefix('{').and_then(|t| t.split_once('}')) else {
+        let Some((attrs, _)) = text.strip_prefix('{').and_then(|t| t.split_once('}')) else {
             return 0;
         };
-        let (attrs, _) = inner;
-        if !attrs.contains('=') {
-            return 0;
-        }
-        let len = attrs.len() + 2;
         let Some((Inline::Image { width, height, .. }, _)) = &mut self.image else {
             return 0;
         };
+        if !attrs.contains('=') {
+            return 0;
+        }
         for attr in attrs.split_whitespace() {
-            // `attr` is a slice of `text`: its offset there is its column.
-            let start = at + (attr.as_ptr() as usize - text.as_ptr() as usize);
-            let span = start..start + attr.len();
-            let pixels = |v: &str| {
-                v.strip_suffix("px")
-                    .unwrap_or(v)
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_IMAGE_PX).contains(n))
-            };
-            let (slot, value) = match attr.split_once('=') {
-                Some(("width", v)) => (&mut *width, pixels(v)),
-                Some(("height", v)) => (&mut *height, pixels(v)),
-                _ => {
-                    self.errors.push((
-                        span,
-                        format!("unknown image attribute `{attr}`"),
-                        "an image takes {width=600} or {width=600 height=300}, in pixels",
-                    ));
-                    continue;
+            match size_attr(attr) {
+                Ok(("width", px)) => *width = Some(px),
+                Ok((_, px)) => *height = Some(px),
+                Err((message, hint)) => {
+                    // `attr` is a slice of `text`: its offset there is its column.
+                    let start = at + (attr.as_ptr() as usize - text.as_ptr() as usize);
+                    self.errors.push((start..start + attr.len(), message, hint));
                 }
-            };
-            match value {
-                Some(n) => *slot = Some(n),
-                None => self.errors.push((
-                    span,
-                    format!("`{attr}` is not a size in pixels"),
-                    "write a whole number of pixels from 1 to 10000, e.g. {width=600}",
-                )),
             }
         }
-        len
+        attrs.len() + 2
     }
 
     /// Places the image waiting for its size; warns when it has none.
@@ -420,6 +397,32 @@ impl Builder {
             _ => {}
         }
     }
+}
+
+/// One `width=600` or `height=300px` of an image's `{...}`.
+fn size_attr(attr: &str) -> Result<(&str, u32), (String, &'static str)> {
+    let (key, value) = match attr.split_once('=') {
+        Some((key @ ("width" | "height"), value)) => (key, value),
+        _ => {
+            return Err((
+                format!("unknown image attribute `{attr}`"),
+                "an image takes {width=600} or {width=600 height=300}, in pixels",
+            ));
+        }
+    };
+    value
+        .strip_suffix("px")
+        .unwrap_or(value)
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_IMAGE_PX).contains(n))
+        .map(|px| (key, px))
+        .ok_or_else(|| {
+            (
+                format!("`{attr}` is not a size in pixels"),
+                "write a whole number of pixels from 1 to 10000, e.g. {width=600}",
+            )
+        })
 }
 
 /// Appends, merging adjacent text runs so renderers see whole sentences.
