@@ -172,6 +172,34 @@ impl Problems {
         }
     }
 
+    /// At most `max` problems per file, then one that says how many more
+    /// there are. Thousands of problems (a line repeated 40 000 times) help
+    /// nobody, and locating each one scans its file, which made reporting
+    /// them take minutes.
+    pub fn capped(self, max: usize) -> Problems {
+        let mut kept: Vec<Problem> = Vec::new();
+        // Per file: how many were left out, and their worst severity.
+        let mut dropped: Vec<(PathBuf, usize, Severity)> = Vec::new();
+        for p in self.0 {
+            if kept.iter().filter(|k| k.file == p.file).count() < max {
+                kept.push(p);
+            } else if let Some(d) = dropped.iter_mut().find(|d| d.0 == p.file) {
+                d.1 += 1;
+                d.2 = d.2.max(p.severity);
+            } else {
+                dropped.push((p.file.clone(), 1, p.severity));
+            }
+        }
+        for (file, n, severity) in dropped {
+            let p = Problem::error(
+                &file,
+                format!("{n} more problems in this file are not shown"),
+            );
+            kept.push(Problem { severity, ..p }.hint(format!("fix the first {max} and run again")));
+        }
+        Problems(kept)
+    }
+
     /// Renders every problem, with source snippets when `fancy`.
     pub fn render(&self, fancy: bool) -> String {
         let mut out = String::new();
@@ -260,12 +288,76 @@ pub fn read_text(path: &Path, max_bytes: u64) -> Result<Arc<str>, Problem> {
 
 /// Converts a TOML deserialisation error into a problem at its position.
 pub fn toml_problem(path: &Path, src: &Arc<str>, e: &toml::de::Error) -> Problem {
+    if let Some(p) = toml_nesting_problem(path, src, e) {
+        return p;
+    }
     let message = e.message().trim().to_owned();
     let hint = toml_hint(&message);
     let mut p = Problem::error(path, message);
     if let Some(span) = e.span() {
         p = p.at(src, span);
     }
+    match hint {
+        Some(h) => p.hint(h),
+        None => p,
+    }
+}
+
+/// The toml crate stops at a fixed depth rather than overflowing the stack;
+/// its two messages for that are reworded here, and the dotted-key one, which
+/// comes without a position, is given one.
+fn toml_nesting_problem(path: &Path, src: &Arc<str>, e: &toml::de::Error) -> Option<Problem> {
+    let (what, span) = match e.message().trim() {
+        "cannot recurse further; max recursion depth met" => {
+            ("arrays or inline tables inside each other", e.span())
+        }
+        "recursion limit" => (
+            "a dotted key or table name with too many parts",
+            e.span().or_else(|| deep_key_line(src)),
+        ),
+        _ => return None,
+    };
+    let mut p = Problem::error(
+        path,
+        format!("nesting deeper than the TOML reader allows ({what})"),
+    )
+    .hint("almanac's files need two or three levels at most; look for a run of `[` or `{` or a very long dotted key");
+    if let Some(span) = span {
+        p = p.at(src, span);
+    }
+    Some(p)
+}
+
+/// The first line whose key is too deep for the toml crate: the shortest
+/// prefix of whole lines that the crate itself rejects for it.
+fn deep_key_line(src: &str) -> Option<Range<usize>> {
+    let ends: Vec<usize> = src.match_indices('\n').map(|(i, _)| i + 1).collect();
+    let too_deep = |end: usize| {
+        toml::de::DeTable::parse_recoverable(&src[..end])
+            .1
+            .iter()
+            .any(|e| e.message().trim() == "recursion limit")
+    };
+    let ends: Vec<usize> = ends.into_iter().chain([src.len()]).collect();
+    let first = ends.partition_point(|&end| !too_deep(end));
+    let end = *ends.get(first)?;
+    let start = src[..end.saturating_sub(1)]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let indent = src[start..end].len() - src[start..end].trim_start().len();
+    Some(start + indent..end)
+}
+
+/// A problem with one TOML value found by reading it on its own (see
+/// `content::fields`), hinted like a whole-file deserialisation error.
+pub fn toml_value_problem(
+    path: &Path,
+    src: &Arc<str>,
+    span: Range<usize>,
+    message: String,
+) -> Problem {
+    let hint = toml_hint(&message);
+    let p = Problem::error(path, message).at(src, span);
     match hint {
         Some(h) => p.hint(h),
         None => p,
@@ -292,6 +384,30 @@ mod tests {
     fn line_col_counts_chars() {
         assert_eq!(line_col("ab\ncdé f", 7), (2, 4));
         assert_eq!(line_col("x", 0), (1, 1));
+    }
+
+    #[test]
+    fn toml_nesting_is_located_and_reworded() {
+        let deep = format!("a = 1\n\n  x{} = 1\n", ".a".repeat(1000));
+        let src: Arc<str> = Arc::from(deep.as_str());
+        let e = toml::from_str::<toml::Table>(&src).unwrap_err();
+        let p = toml_problem(Path::new("f.toml"), &src, &e);
+        assert_eq!(p.line_col(), Some((3, 3)), "{p}");
+        assert!(p.message.starts_with("nesting deeper"), "{p}");
+    }
+
+    #[test]
+    fn problems_are_capped_per_file() {
+        let p = |f: &str| Problem::error(Path::new(f), "x");
+        let all = Problems((0..5).map(|_| p("a")).chain([p("b")]).collect());
+        let capped = all.capped(2);
+        let files: Vec<_> = capped
+            .0
+            .iter()
+            .map(|p| p.file.display().to_string())
+            .collect();
+        assert_eq!(files, ["a", "a", "b", "a"]);
+        assert!(capped.0[3].message.starts_with("3 more problems"));
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct Layouts {
     /// Path shown in errors about the stylesheet.
     pub css_file: PathBuf,
     pub css: Arc<str>,
+    /// Whether `css` is the embedded default (there is no `css_file`).
+    pub css_embedded: bool,
     pub editions: BTreeMap<EditionId, Edition>,
 }
 
@@ -79,21 +81,36 @@ pub struct Theme {
     pub dark_text: Color,
 }
 
+/// The names of the theme colours, as written in `var(--name)`.
+pub const THEME_VARS: [&str; 10] = [
+    "accent",
+    "accent-text",
+    "background",
+    "surface",
+    "text",
+    "muted",
+    "border",
+    "dark-background",
+    "dark-surface",
+    "dark-text",
+];
+
 impl Theme {
     /// `(name, value)` pairs substituted for `var(--name)` in the CSS.
     pub fn vars(&self) -> [(&'static str, &Color); 10] {
-        [
-            ("accent", &self.accent),
-            ("accent-text", &self.accent_text),
-            ("background", &self.background),
-            ("surface", &self.surface),
-            ("text", &self.text),
-            ("muted", &self.muted),
-            ("border", &self.border),
-            ("dark-background", &self.dark_background),
-            ("dark-surface", &self.dark_surface),
-            ("dark-text", &self.dark_text),
-        ]
+        let values = [
+            &self.accent,
+            &self.accent_text,
+            &self.background,
+            &self.surface,
+            &self.text,
+            &self.muted,
+            &self.border,
+            &self.dark_background,
+            &self.dark_surface,
+            &self.dark_text,
+        ];
+        std::array::from_fn(|i| (THEME_VARS[i], values[i]))
     }
 }
 
@@ -145,7 +162,8 @@ impl Layouts {
     pub fn load(dir: &Path) -> Result<Layouts, Problems> {
         let mut problems = Problems::default();
         let css_file = dir.join("email.css");
-        let css: Arc<str> = if css_file.exists() {
+        let css_embedded = !css_file.exists();
+        let css: Arc<str> = if !css_embedded {
             match read_text(&css_file, MAX_LAYOUT_BYTES) {
                 Ok(s) => s,
                 Err(p) => {
@@ -168,6 +186,7 @@ impl Layouts {
         problems.into_result(Layouts {
             css_file,
             css,
+            css_embedded,
             editions,
         })
     }

@@ -118,7 +118,9 @@ fn generated_cases() -> Vec<Case> {
             name: "generated: empty issue.toml".into(),
             args: build(),
             expect_stderr: strings(&[
-                &format!("{ISSUE_TOML}:1:1: error: missing field `edition`"),
+                &format!(
+                    "{ISSUE_TOML}:1:1: error: missing fields `edition`, `date`, `subject` and `preheader`"
+                ),
                 "1 error, 0 warnings",
             ]),
             expect_stdout: vec![],
@@ -157,6 +159,23 @@ fn generated_cases() -> Vec<Case> {
                 bytes.extend_from_slice(&[0xFF, 0xFE]);
                 bytes.extend_from_slice(b"\"\n+++\n");
                 s.write("issues/2026-11-25-midweek/guide.md", bytes);
+            }),
+        },
+        Case {
+            // Found by tests/any_input.rs: reporting 40 000 problems, each
+            // located by a scan of the file, took over half a minute.
+            name: "generated: 40 000 empty [[news]] tables".into(),
+            args: build(),
+            expect_stderr: strings(&[
+                "news item 8: missing fields `title`, `url`, `source`, `published`, `score` and `summary`",
+                &format!("{ISSUE_TOML}: error: 39900 more problems in this file are not shown"),
+                "hint: fix the first 100 and run again",
+                "101 errors, 0 warnings",
+            ]),
+            expect_stdout: vec![],
+            setup: Box::new(|s| {
+                let text = s.read(ISSUE_TOML);
+                s.write(ISSUE_TOML, format!("{text}{}", "[[news]]\n".repeat(40_000)));
             }),
         },
         Case {

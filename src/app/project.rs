@@ -125,6 +125,7 @@ impl Project {
             return Err(lint_problems.into());
         }
         let mut problems = issue.warnings.clone();
+        problems.extend(rendered.warnings.clone());
         problems.extend(lint_problems);
         Ok(Built {
             issue,

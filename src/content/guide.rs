@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::fields::Fields;
 use super::markdown::{self, Block, Inline};
-use crate::diag::{Problem, Problems, read_text, toml_problem};
+use crate::diag::{Problem, Problems, read_text, toml_problem, toml_value_problem};
 use crate::domain::{Line, Prose};
 
 const MAX_GUIDE_BYTES: u64 = 512 * 1024;
@@ -22,19 +23,18 @@ pub struct Guide {
     pub sections: Vec<GuideSection>,
     pub timeline: Vec<TimelineEntry>,
     pub faq: Vec<Faq>,
+    /// Worth telling the editor, not worth stopping for (images without a size).
+    pub warnings: Problems,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct GuideMeta {
     pub title: Line,
     pub kind: Line,
     pub level: Level,
     pub topic: Line,
     pub tldr: Prose,
-    #[serde(default)]
     pub takeaways: Vec<Line>,
-    #[serde(default)]
     pub related: Vec<Line>,
 }
 
@@ -86,25 +86,76 @@ pub fn load(file: &Path) -> Result<Guide, Problems> {
         }
     })?;
     let (fm, body) = split_front_matter(file, &src)?;
-    let meta: GuideMeta = toml::from_str(&src[fm.clone()]).map_err(|e| {
-        shift(
-            toml_problem(file, &Arc::from(&src[fm.clone()]), &e),
-            &src,
-            fm.start,
-        )
-    })?;
-    let doc = markdown::parse(&src[body.clone()]).map_err(|errs| {
-        Problems(
-            errs.into_iter()
-                .map(|(span, msg, hint)| {
-                    Problem::error(file, msg)
-                        .at(&src, body.start + span.start..body.start + span.end)
-                        .hint(hint)
-                })
-                .collect(),
-        )
-    })?;
-    structure(file, &src, body.start, meta, doc)
+    let meta = front_matter(file, &src, fm)?;
+    let located = |severity: fn(&Path, String) -> Problem, found: Vec<markdown::MdError>| {
+        let shifted = found.into_iter().map(|(span, msg, hint)| {
+            severity(file, msg)
+                .at(&src, body.start + span.start..body.start + span.end)
+                .hint(hint)
+        });
+        Problems(shifted.collect())
+    };
+    let doc = markdown::parse_with_warnings(&src[body.clone()])
+        .map_err(|errs| located(Problem::error, errs))?;
+    let mut guide = structure(file, &src, body.start, meta, doc.blocks)?;
+    guide.warnings = located(Problem::warning, doc.warnings).capped(super::MAX_PROBLEMS_PER_FILE);
+    Ok(guide)
+}
+
+const FRONT_MATTER_KEYS: &[&str] = &[
+    "title",
+    "kind",
+    "level",
+    "topic",
+    "tldr",
+    "takeaways",
+    "related",
+];
+
+/// Reads the front matter (`fm`, a range of `src`) field by field, so every
+/// bad value is reported in one run.
+fn front_matter(file: &Path, src: &Arc<str>, fm: Range<usize>) -> Result<GuideMeta, Problems> {
+    let text = &src[fm.clone()];
+    let doc = toml::de::DeTable::parse(text)
+        .map_err(|e| shift(toml_problem(file, &Arc::from(text), &e), src, fm.start))?;
+    let mut f = Fields::new(doc.get_ref(), 0..0);
+    let title = f.required::<Line>("title");
+    let kind = f.required::<Line>("kind");
+    let level = f.required::<Level>("level");
+    let topic = f.required::<Line>("topic");
+    let tldr = f.required::<Prose>("tldr");
+    let takeaways = f.optional::<Vec<Line>>("takeaways");
+    let related = f.optional::<Vec<Line>>("related");
+    f.deny_unknown(FRONT_MATTER_KEYS);
+    // Missing keys are reported at the opening `+++`.
+    let opening = src[..fm.start].trim_end().len().saturating_sub(3);
+    let problems = Problems(
+        f.take_errors()
+            .into_iter()
+            .map(|(span, msg)| {
+                let span = match span.is_empty() {
+                    true => opening..opening + 3,
+                    false => fm.start + span.start..fm.start + span.end,
+                };
+                toml_value_problem(file, src, span, msg)
+            })
+            .collect(),
+    );
+    let meta = (|| {
+        Some(GuideMeta {
+            title: title?.into_inner(),
+            kind: kind?.into_inner(),
+            level: level?.into_inner(),
+            topic: topic?.into_inner(),
+            tldr: tldr?.into_inner(),
+            takeaways: takeaways?.map_or_else(Vec::new, |t| t.into_inner()),
+            related: related?.map_or_else(Vec::new, |r| r.into_inner()),
+        })
+    })();
+    match meta {
+        Some(meta) if problems.is_empty() => Ok(meta),
+        _ => Err(problems),
+    }
 }
 
 /// Re-anchors a problem found in a slice of the file to the whole file.
@@ -161,6 +212,7 @@ fn structure(
         sections: Vec::new(),
         timeline: Vec::new(),
         faq: Vec::new(),
+        warnings: Problems::default(),
     };
     let mut problems = Problems::default();
     let mut current: Option<Pending> = None;
@@ -298,9 +350,30 @@ mod tests {
     #[test]
     fn front_matter_errors_are_located_in_the_file() {
         let e = load_str("+++\ntitle = \"T\"\nlevel = \"Expert\"\n+++\n").unwrap_err();
-        assert_eq!(e.0[0].line_col().map(|l| l.0), Some(3), "{e}");
+        let level = e.0.iter().find(|p| p.message.contains("Expert")).unwrap();
+        assert_eq!(level.line_col().map(|l| l.0), Some(3), "{e}");
         let e = load_str("no front matter").unwrap_err();
         assert!(e.0[0].message.contains("front matter"));
+    }
+
+    #[test]
+    fn every_front_matter_error_is_reported() {
+        let e = load_str("+++\ntitle = 1\nlevel = \"Expert\"\ntldr = \"x\"\nextra = 2\n+++\n")
+            .unwrap_err();
+        let at: Vec<_> = e.0.iter().map(|p| p.line_col().unwrap()).collect();
+        assert_eq!(at, [(1, 1), (2, 9), (3, 9), (5, 1)], "{e}");
+        assert!(e.0[0].message.contains("`kind` and `topic`"), "{e}");
+    }
+
+    #[test]
+    fn images_without_a_width_are_a_located_warning() {
+        let g = load_str(&format!(
+            "{FM}\n![A](https://e.com/a.png){{width=600}}\n\nText ![B](https://e.com/b.png).\n"
+        ))
+        .unwrap();
+        let w: Vec<_> = g.warnings.0.iter().map(|p| p.line_col().unwrap()).collect();
+        assert_eq!(w, [(11, 6)], "{}", g.warnings);
+        assert!(!g.warnings.has_errors());
     }
 
     #[test]

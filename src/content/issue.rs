@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use toml::Spanned;
-use toml::de::{DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 
+use super::fields::Fields;
 use super::{Date, Guide, guide};
-use crate::diag::{Problem, Problems, read_text, toml_problem};
+use crate::diag::{Problem, Problems, read_text, toml_problem, toml_value_problem};
 use crate::domain::{EditionId, HttpsUrl, IssueId, Line, Prose, Score};
 use crate::layouts::Layouts;
 
@@ -32,7 +33,8 @@ pub struct Issue {
     /// A draft is never sent (proofs and preview only); `almanac new`
     /// writes `draft = true`, and the editor removes it when ready.
     pub draft: bool,
-    /// Found while loading but not stopping it (placeholders in a draft).
+    /// Found while loading but not stopping it (placeholders in a draft,
+    /// guide images without a size), at their line and column.
     pub warnings: Problems,
 }
 
@@ -64,78 +66,64 @@ impl NewsItem {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawIssue {
-    edition: Spanned<EditionId>,
-    date: Spanned<Date>,
-    subject: Spanned<String>,
-    preheader: Spanned<String>,
-    #[serde(default)]
-    note: Option<Prose>,
-    #[serde(default)]
-    draft: bool,
-    /// Words the placeholder check must not flag (say, a real "TK").
-    #[serde(default)]
-    allow_words: Vec<String>,
-    /// Only checked for shape here; `Cx::news` reads the items with spans.
-    #[serde(default)]
-    #[allow(dead_code)]
-    news: Vec<toml::Table>,
-}
+const ISSUE_KEYS: &[&str] = &[
+    "edition",
+    "date",
+    "subject",
+    "preheader",
+    "note",
+    "draft",
+    "allow_words",
+    "news",
+];
+const NEWS_KEYS: &[&str] = &[
+    "title",
+    "url",
+    "source",
+    "published",
+    "score",
+    "topic",
+    "summary",
+];
+const NEWS_HINT: &str =
+    "each [[news]] has title, url, source, published, score (1-10), summary and an optional topic";
 
 pub fn load(id: IssueId, dir: &Path, layouts: &Layouts) -> Result<Issue, Problems> {
     let file = dir.join("issue.toml");
-    let mut problems = Problems::default();
     let guide = guide::load(&dir.join("guide.md"));
-    let parsed = read_text(&file, MAX_ISSUE_BYTES)
-        .map_err(Problems::from)
-        .and_then(|src| {
-            let raw: RawIssue = toml::from_str(&src).map_err(|e| toml_problem(&file, &src, &e))?;
-            Ok((src, raw))
-        });
-    let (src, raw) = match parsed {
-        Ok(v) => v,
+    let mut problems = Problems::default();
+    let head = match read_text(&file, MAX_ISSUE_BYTES) {
+        Ok(src) => parse(&id, &file, &src, layouts, &mut problems),
         Err(p) => {
-            problems.extend(p);
-            if let Err(g) = guide {
-                problems.extend(g);
-            }
-            return Err(problems);
+            problems.push(p);
+            None
         }
     };
-    let mut cx = Cx {
-        file: &file,
-        src: &src,
-        problems: &mut problems,
-    };
-    cx.check_edition(&raw.edition, layouts);
-    cx.check_folder_edition(&id, &raw.edition, layouts);
-    cx.check_date(&id, &raw.date);
-    let subject = cx.line(&raw.subject, "the subject", MAX_SUBJECT);
-    let preheader = cx.line(&raw.preheader, "the preheader", MAX_PREHEADER);
-    let date = *raw.date.get_ref();
-    let news = cx.news(date);
     let guide = guide.map_err(|g| problems.extend(g)).ok();
-    let mut warnings = Problems::default();
-    for p in placeholders(dir, &src, &raw.allow_words, raw.draft) {
-        if p.is_error() {
-            problems.push(p);
-        } else {
-            warnings.push(p);
+    let mut warnings = guide
+        .as_ref()
+        .map(|g| g.warnings.clone())
+        .unwrap_or_default();
+    if let (Ok(src), Some(h)) = (read_text(&file, MAX_ISSUE_BYTES), &head) {
+        for p in placeholders(dir, &src, &h.allow_words, h.draft) {
+            if p.is_error() {
+                problems.push(p);
+            } else {
+                warnings.push(p);
+            }
         }
     }
-    match (subject, preheader, guide) {
-        (Some(subject), Some(preheader), Some(guide)) if !problems.has_errors() => Ok(Issue {
+    match (head, guide) {
+        (Some(h), Some(guide)) if !problems.has_errors() => Ok(Issue {
             id,
-            edition: raw.edition.into_inner(),
-            date,
-            subject,
-            preheader,
-            note: raw.note,
-            news,
+            edition: h.edition,
+            date: h.date,
+            subject: h.subject,
+            preheader: h.preheader,
+            note: h.note,
+            news: h.news,
             guide,
-            draft: raw.draft,
+            draft: h.draft,
             warnings,
         }),
         _ => Err(problems),
@@ -152,6 +140,70 @@ fn placeholders(dir: &Path, src: &Arc<str>, allow: &[String], draft: bool) -> Ve
         out.extend(problems(&guide, &text, Kind::Markdown, allow, draft));
     }
     out
+}
+
+/// Everything `issue.toml` holds, validated.
+struct Head {
+    edition: EditionId,
+    date: Date,
+    subject: Line,
+    preheader: Line,
+    note: Option<Prose>,
+    draft: bool,
+    /// Words the placeholder check must not flag (say, a real "TK").
+    allow_words: Vec<String>,
+    news: Vec<NewsItem>,
+}
+
+/// Reads every field of the file and of each news item on its own, so one
+/// run reports every bad value, each at its own position.
+fn parse(
+    id: &IssueId,
+    file: &Path,
+    src: &Arc<str>,
+    layouts: &Layouts,
+    problems: &mut Problems,
+) -> Option<Head> {
+    let doc = DeTable::parse(src)
+        .map_err(|e| problems.push(toml_problem(file, src, &e)))
+        .ok()?;
+    let mut fields = Fields::new(doc.get_ref(), 0..0);
+    let edition = fields.required::<EditionId>("edition");
+    let date = fields.required::<Date>("date");
+    let subject = fields.required::<String>("subject");
+    let preheader = fields.required::<String>("preheader");
+    let note = fields.optional::<Prose>("note");
+    let draft = fields.optional::<bool>("draft");
+    let allow_words = fields.optional::<Vec<String>>("allow_words");
+    fields.deny_unknown(ISSUE_KEYS);
+    for (span, msg) in fields.take_errors() {
+        problems.push(toml_value_problem(file, src, span, msg));
+    }
+    let mut cx = Cx {
+        file,
+        src,
+        problems,
+    };
+    if let Some(e) = &edition {
+        cx.check_edition(e, layouts);
+        cx.check_folder_edition(id, e, layouts);
+    }
+    if let Some(d) = &date {
+        cx.check_date(id, d);
+    }
+    let subject = subject.and_then(|s| cx.line(&s, "the subject", MAX_SUBJECT));
+    let preheader = preheader.and_then(|s| cx.line(&s, "the preheader", MAX_PREHEADER));
+    let news = cx.news(fields.value("news"), date.as_ref().map(|d| *d.get_ref()));
+    Some(Head {
+        edition: edition?.into_inner(),
+        date: date?.into_inner(),
+        subject: subject?,
+        preheader: preheader?,
+        note: note?.map(Spanned::into_inner),
+        draft: draft?.is_some_and(Spanned::into_inner),
+        allow_words: allow_words?.map(Spanned::into_inner).unwrap_or_default(),
+        news,
+    })
 }
 
 struct Cx<'a> {
@@ -222,55 +274,29 @@ impl Cx<'_> {
             .ok()
     }
 
-    /// Deserialises each `[[news]]` table on its own, from the spanned parse
-    /// of the file (not from a `toml::Table`, which has lost its positions),
-    /// so every error points at the key or value it is about.
-    fn news(&mut self, date: Date) -> Vec<NewsItem> {
-        let Ok(doc) = toml::de::DeTable::parse(self.src) else {
-            // Unreachable in practice: the same text has just parsed.
-            return Vec::new();
+    /// Reads every `[[news]]` table from the spanned parse of the file (not
+    /// from a `toml::Table`, which has lost its positions), so every error
+    /// points at the key or value it is about. `date` is the issue's, when
+    /// it could be read.
+    fn news(&mut self, news: Option<&Spanned<DeValue<'_>>>, date: Option<Date>) -> Vec<NewsItem> {
+        let items = match news.map(|n| (n, n.get_ref().as_array())) {
+            None => None,
+            Some((_, Some(items))) => Some(items.iter().collect::<Vec<_>>()),
+            Some((n, None)) => {
+                self.push(
+                    n.span(),
+                    "`news` must be a list of [[news]] tables".into(),
+                    NEWS_HINT,
+                );
+                return Vec::new();
+            }
         };
-        let items: Vec<Spanned<DeValue<'_>>> = doc
-            .get_ref()
-            .get("news")
-            .and_then(|v| v.get_ref().as_array())
-            .map(|a| a.iter().cloned().collect())
-            .unwrap_or_default();
         let mut out: Vec<NewsItem> = Vec::new();
-        for (i, item) in items.into_iter().enumerate() {
-            // The span of an array-of-tables entry is its `[[news]]` header.
-            let header = item.span();
-            let value_span = |key: &str| {
-                item.get_ref()
-                    .as_table()
-                    .and_then(|t| t.get(key))
-                    .map_or(header.clone(), |v| v.span())
+        for (i, item) in items.into_iter().flatten().enumerate() {
+            let Some(n) = self.news_item(i + 1, item) else {
+                continue;
             };
-            let n = match NewsItem::deserialize(ValueDeserializer::from(item.clone())) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.push(
-                        e.span().unwrap_or(header.clone()),
-                        format!("news item {}: {}", i + 1, e.message().trim()),
-                        "each [[news]] has title, url, source, published, score (1-10), summary and an optional topic",
-                    );
-                    continue;
-                }
-            };
-            if n.published > date {
-                self.push(
-                    value_span("published"),
-                    format!("news item {} was published after the issue date", i + 1),
-                    "check the `published` date; it must be on or before the issue's `date`",
-                );
-            }
-            if out.iter().any(|o| o.url == n.url) {
-                self.push(
-                    value_span("url"),
-                    format!("news item {} repeats a link already in this issue", i + 1),
-                    "remove the duplicate item",
-                );
-            }
+            self.check_news_item(i + 1, item, &n, date, &out);
             out.push(n);
         }
         if out.is_empty() && !self.problems.has_errors() {
@@ -280,6 +306,71 @@ impl Cx<'_> {
             );
         }
         out
+    }
+
+    /// One item, every field tried; `None` if any was missing or bad.
+    fn news_item(&mut self, n: usize, item: &Spanned<DeValue<'_>>) -> Option<NewsItem> {
+        // The span of an array-of-tables entry is its `[[news]]` header.
+        let Some(table) = item.get_ref().as_table() else {
+            self.push(
+                item.span(),
+                format!("news item {n} is not a table"),
+                NEWS_HINT,
+            );
+            return None;
+        };
+        let mut f = Fields::new(table, item.span());
+        let title = f.required::<Line>("title");
+        let url = f.required::<HttpsUrl>("url");
+        let source = f.required::<Line>("source");
+        let published = f.required::<Date>("published");
+        let score = f.required::<Score>("score");
+        let topic = f.optional::<Line>("topic");
+        let summary = f.required::<Prose>("summary");
+        f.deny_unknown(NEWS_KEYS);
+        for (span, msg) in f.take_errors() {
+            self.push(span, format!("news item {n}: {msg}"), NEWS_HINT);
+        }
+        Some(NewsItem {
+            title: title?.into_inner(),
+            url: url?.into_inner(),
+            source: source?.into_inner(),
+            published: published?.into_inner(),
+            score: score?.into_inner(),
+            topic: topic?.map(Spanned::into_inner),
+            summary: summary?.into_inner(),
+        })
+    }
+
+    /// Checks across fields and items: dates and repeated links.
+    fn check_news_item(
+        &mut self,
+        n: usize,
+        item: &Spanned<DeValue<'_>>,
+        news: &NewsItem,
+        date: Option<Date>,
+        earlier: &[NewsItem],
+    ) {
+        let value_span = |key: &str| {
+            item.get_ref()
+                .as_table()
+                .and_then(|t| t.get(key))
+                .map_or(item.span(), |v| v.span())
+        };
+        if date.is_some_and(|d| news.published > d) {
+            self.push(
+                value_span("published"),
+                format!("news item {n} was published after the issue date"),
+                "check the `published` date; it must be on or before the issue's `date`",
+            );
+        }
+        if earlier.iter().any(|o| o.url == news.url) {
+            self.push(
+                value_span("url"),
+                format!("news item {n} repeats a link already in this issue"),
+                "remove the duplicate item",
+            );
+        }
     }
 }
 

@@ -2,6 +2,11 @@
 //! and the plain-text renderers walk. Anything an email can't carry safely is
 //! rejected here with its position: raw HTML, non-https links, images without
 //! alt text, `#` headings (the title comes from front matter).
+//!
+//! An image's size is given the way Pandoc and Quarto write it, right after
+//! the image: `![alt](https://...){width=600 height=300}` (pixels). Markdown
+//! itself has no way to say it, and an email needs it: Outlook lays out
+//! by the `width` attribute, and a blocked image leaves a box of that size.
 
 use std::ops::Range;
 
@@ -36,11 +41,23 @@ pub enum Inline {
     Image {
         url: HttpsUrl,
         alt: String,
+        /// In pixels, from `{width=...}` after the image.
+        width: Option<u32>,
+        height: Option<u32>,
     },
     Break,
 }
 
 pub type MdError = (Range<usize>, String, &'static str);
+
+/// How deeply quotes, lists, emphasis and links may sit inside each other.
+/// Real guides stay under ten; the limit keeps the model shallow enough for
+/// the recursive walks over it (renderers, `plain`, even dropping it), which
+/// a guide nested 100 000 deep would otherwise run off the end of the stack.
+pub const MAX_NESTING: usize = 32;
+
+/// The largest image size accepted, in pixels: anything more is a typo.
+const MAX_IMAGE_PX: u32 = 10_000;
 
 /// The text of inlines without markup.
 pub fn plain(inl: &[Inline]) -> String {
@@ -58,8 +75,21 @@ pub fn plain(inl: &[Inline]) -> String {
     s
 }
 
+/// A parsed body: top-level blocks with their byte spans, and what is worth
+/// a warning but not an error.
+#[derive(Debug)]
+pub struct Parsed {
+    pub blocks: Vec<(Block, Range<usize>)>,
+    pub warnings: Vec<MdError>,
+}
+
 /// Parses a Markdown body into top-level blocks with their byte spans.
 pub fn parse(src: &str) -> Result<Vec<(Block, Range<usize>)>, Vec<MdError>> {
+    parse_with_warnings(src).map(|p| p.blocks)
+}
+
+/// `parse`, keeping the warnings (images without a size).
+pub fn parse_with_warnings(src: &str) -> Result<Parsed, Vec<MdError>> {
     let mut p = Builder::default();
     if let Some(off) = src.find(|c| c != '\n' && c != '\r' && forbidden_char(c)) {
         p.errors.push((
@@ -71,8 +101,12 @@ pub fn parse(src: &str) -> Result<Vec<(Block, Range<usize>)>, Vec<MdError>> {
     for (ev, span) in Parser::new_ext(src, Options::empty()).into_offset_iter() {
         p.event(ev, span);
     }
+    p.flush_image();
     if p.errors.is_empty() {
-        Ok(p.top)
+        Ok(Parsed {
+            blocks: p.top,
+            warnings: p.warnings,
+        })
     } else {
         Err(p.errors)
     }
@@ -97,11 +131,28 @@ struct Builder {
     stack: Vec<(Frame, Range<usize>)>,
     top: Vec<(Block, Range<usize>)>,
     errors: Vec<MdError>,
+    warnings: Vec<MdError>,
+    /// Open tags below `MAX_NESTING` that are being skipped, not built.
+    too_deep: usize,
+    /// An image just closed, waiting to see if `{width=...}` follows it.
+    image: Option<(Inline, Range<usize>)>,
 }
 
 impl Builder {
     fn event(&mut self, ev: Event<'_>, span: Range<usize>) {
+        if self.skip_too_deep(&ev, &span) {
+            return;
+        }
+        let ev = match ev {
+            Event::Text(t) if self.image.is_some() => match self.image_size(&t, span.start) {
+                0 => Event::Text(t),
+                n => Event::Text(t[n..].to_owned().into()),
+            },
+            ev => ev,
+        };
+        self.flush_image();
         match ev {
+            Event::Text(t) if t.is_empty() => {}
             Event::Start(tag) => self.start(tag, span),
             Event::End(end) => self.end(end),
             Event::Text(t) => match self.stack.last_mut() {
@@ -123,6 +174,40 @@ impl Builder {
                 "use paragraphs, lists, quotes, links, emphasis and ## / ### headings",
             )),
         }
+    }
+
+    /// Consumes the events of anything nested deeper than `MAX_NESTING`,
+    /// reporting the first such tag once; pulldown-cmark itself parses
+    /// iteratively, so this runs before anything recursive sees the input.
+    fn skip_too_deep(&mut self, ev: &Event<'_>, span: &Range<usize>) -> bool {
+        match ev {
+            Event::Start(_) if self.too_deep > 0 => self.too_deep += 1,
+            Event::End(_) if self.too_deep > 0 => self.too_deep -= 1,
+            Event::Start(tag) if !matches!(tag, Tag::Item) && self.depth() >= MAX_NESTING => {
+                self.too_deep = 1;
+                if !self
+                    .errors
+                    .iter()
+                    .any(|e| e.1.starts_with("nesting deeper"))
+                {
+                    self.errors.push((
+                        span.start..span.start + 1,
+                        format!("nesting deeper than {MAX_NESTING} levels"),
+                        "a guide needs a few levels of quotes, lists and emphasis at most; look for a long run of `>`, list markers or `*`",
+                    ));
+                }
+            }
+            _ => return self.too_deep > 0,
+        }
+        true
+    }
+
+    /// Nesting levels open now; a list item is part of its list, not a level.
+    fn depth(&self) -> usize {
+        self.stack
+            .iter()
+            .filter(|(f, _)| !matches!(f, Frame::Item(..)))
+            .count()
     }
 
     fn start(&mut self, tag: Tag<'_>, span: Range<usize>) {
@@ -229,10 +314,58 @@ impl Builder {
                         "describe the image: ![what it shows](https://...)",
                     ));
                 } else if let Some(url) = url {
-                    self.inline(Inline::Image { url, alt });
+                    let image = Inline::Image {
+                        url,
+                        alt,
+                        width: None,
+                        height: None,
+                    };
+                    self.image = Some((image, span));
                 }
             }
         }
+    }
+
+    /// Reads `{width=W height=H}` at the start of the text right after an
+    /// image (at byte `at` of the source) into that image; returns how many
+    /// bytes of `text` it took. Text that merely starts with a brace is left.
+    fn image_size(&mut self, text: &str, at: usize) -> usize {
+        let Some((attrs, _)) = text.strip_prefix('{').and_then(|t| t.split_once('}')) else {
+            return 0;
+        };
+        let Some((Inline::Image { width, height, .. }, _)) = &mut self.image else {
+            return 0;
+        };
+        if !attrs.contains('=') {
+            return 0;
+        }
+        for attr in attrs.split_whitespace() {
+            match size_attr(attr) {
+                Ok(("width", px)) => *width = Some(px),
+                Ok((_, px)) => *height = Some(px),
+                Err((message, hint)) => {
+                    // `attr` is a slice of `text`: its offset there is its column.
+                    let start = at + (attr.as_ptr() as usize - text.as_ptr() as usize);
+                    self.errors.push((start..start + attr.len(), message, hint));
+                }
+            }
+        }
+        attrs.len() + 2
+    }
+
+    /// Places the image waiting for its size; warns when it has none.
+    fn flush_image(&mut self) {
+        let Some((image, span)) = self.image.take() else {
+            return;
+        };
+        if let Inline::Image { width: None, .. } = image {
+            self.warnings.push((
+                span,
+                "this image has no width, so the email shows it the full column wide".into(),
+                "give its width in pixels right after it, ![alt](https://...){width=600}, and its height if you know it, {width=600 height=300}: Outlook and blocked images use them",
+            ));
+        }
+        self.inline(image);
     }
 
     fn inline(&mut self, i: Inline) {
@@ -266,6 +399,32 @@ impl Builder {
     }
 }
 
+/// One `width=600` or `height=300px` of an image's `{...}`.
+fn size_attr(attr: &str) -> Result<(&str, u32), (String, &'static str)> {
+    let (key, value) = match attr.split_once('=') {
+        Some((key @ ("width" | "height"), value)) => (key, value),
+        _ => {
+            return Err((
+                format!("unknown image attribute `{attr}`"),
+                "an image takes {width=600} or {width=600 height=300}, in pixels",
+            ));
+        }
+    };
+    value
+        .strip_suffix("px")
+        .unwrap_or(value)
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_IMAGE_PX).contains(n))
+        .map(|px| (key, px))
+        .ok_or_else(|| {
+            (
+                format!("`{attr}` is not a size in pixels"),
+                "write a whole number of pixels from 1 to 10000, e.g. {width=600}",
+            )
+        })
+}
+
 /// Appends, merging adjacent text runs so renderers see whole sentences.
 fn push_inline(v: &mut Vec<Inline>, i: Inline) {
     if let (Some(Inline::Text(prev)), Inline::Text(t)) = (v.last_mut(), &i) {
@@ -295,6 +454,42 @@ mod tests {
             .unwrap_err();
         assert_eq!(errs.len(), 4, "{errs:?}");
         assert!(errs.iter().all(|(s, _, _)| s.start >= 4));
+    }
+
+    #[test]
+    fn nesting_stops_at_the_limit_once() {
+        let ok = format!("{}x\n", ">".repeat(MAX_NESTING - 1));
+        assert!(parse(&ok).is_ok());
+        let deep = format!("{}x\n\n{}y\n", ">".repeat(100_000), ">".repeat(50));
+        let errs = parse(&deep).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].0, MAX_NESTING..MAX_NESTING + 1);
+    }
+
+    #[test]
+    fn image_sizes_follow_the_image() {
+        let p = parse_with_warnings(
+            "![a](https://e.com/a.png){width=600px height=300} after\n\n![b](https://e.com/b.png) {x}\n",
+        )
+        .unwrap();
+        let Block::Paragraph(inl) = &p.blocks[0].0 else {
+            panic!()
+        };
+        assert!(matches!(
+            inl[0],
+            Inline::Image {
+                width: Some(600),
+                height: Some(300),
+                ..
+            }
+        ));
+        assert_eq!(inl[1], Inline::Text(" after".into()));
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        assert_eq!(p.warnings[0].0.start, 57);
+        let errs = parse("![a](https://e.com/a.png){width=wide depth=2}\n").unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        let spans: Vec<_> = errs.iter().map(|e| e.0.clone()).collect();
+        assert_eq!(spans, [26..36, 37..44]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! an `Issue`. Everything here is validated on the way in; this module knows
 //! nothing about HTML, email or sending.
 
+pub mod fields;
 pub mod guide;
 pub mod issue;
 pub mod markdown;
@@ -103,7 +104,10 @@ pub fn resolve_issue(issues_dir: &Path, arg: Option<&str>) -> Result<(IssueId, P
     Ok((id, dir))
 }
 
+/// More problems than this in one file are counted, not listed.
+pub const MAX_PROBLEMS_PER_FILE: usize = 100;
+
 /// Loads one issue folder, collecting every problem in it.
 pub fn load_issue(id: IssueId, dir: &Path, layouts: &Layouts) -> Result<Issue, Problems> {
-    issue::load(id, dir, layouts)
+    issue::load(id, dir, layouts).map_err(|p| p.capped(MAX_PROBLEMS_PER_FILE))
 }

@@ -269,6 +269,7 @@ impl Single<'_> {
             html: Template::parse(self.html),
             text: Template::parse(self.text),
             web: String::new(),
+            warnings: Default::default(),
             timings: Default::default(),
         };
         let boundary = boundary(&rendered);

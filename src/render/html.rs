@@ -252,6 +252,23 @@ fn item_blocks(bs: &[Block]) -> Markup {
     }
 }
 
+/// The guide's column: the 600px container less the section's 24px padding
+/// on each side.
+const COLUMN_PX: u32 = 536;
+
+/// An image with the size attributes Outlook lays out by and a blocked image
+/// keeps: its width capped at the column (the full column when unknown), its
+/// height scaled to match when known. The style lets it shrink on phones.
+fn image(url: &str, alt: &str, width: Option<u32>, height: Option<u32>) -> Markup {
+    let shown = width.unwrap_or(COLUMN_PX).min(COLUMN_PX);
+    let height = width
+        .zip(height)
+        .map(|(w, h)| (u64::from(h) * u64::from(shown) / u64::from(w)).max(1));
+    html! {
+        img.image src=(url) alt=(alt) width=(shown) height=[height] border="0" style="max-width:100%;height:auto";
+    }
+}
+
 fn inlines(is: &[Inline]) -> Markup {
     html! {
         @for i in is {
@@ -261,7 +278,7 @@ fn inlines(is: &[Inline]) -> Markup {
                 Inline::Strong(c) => strong { (inlines(c)) },
                 Inline::Emph(c) => em { (inlines(c)) },
                 Inline::Link { url, children } => a href=(url.as_str()) { (inlines(children)) },
-                Inline::Image { url, alt } => img.image src=(url.as_str()) alt=(alt) width="536" border="0";,
+                Inline::Image { url, alt, width, height } => (image(url.as_str(), alt, *width, *height)),
                 Inline::Break => br;,
             }
         }

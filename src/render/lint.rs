@@ -4,6 +4,7 @@
 //! support data for Gmail, Outlook (Windows, Outlook.com), Apple Mail, Yahoo
 //! and Samsung Email.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use scraper::{Html, Selector};
@@ -23,7 +24,7 @@ const FORBIDDEN_TAGS: &[&str] = &[
 
 /// CSS that breaks the layout in Outlook for Windows or is unsupported in
 /// Gmail: an error.
-const BREAKING_CSS: &[(&str, &str)] = &[
+pub(crate) const BREAKING_CSS: &[(&str, &str)] = &[
     (
         "display:flex",
         "flexbox is not supported by Outlook for Windows or Gmail's older apps",
@@ -54,7 +55,7 @@ const BREAKING_CSS: &[(&str, &str)] = &[
 
 /// CSS with partial support: a warning, since clients fall back gracefully
 /// only if the layout does not depend on it.
-const PARTIAL_CSS: &[(&str, &str)] = &[
+pub(crate) const PARTIAL_CSS: &[(&str, &str)] = &[
     ("float:", "float is ignored by Outlook for Windows"),
     (
         "background-image",
@@ -102,10 +103,11 @@ pub fn lint(file: &Path, html: &str) -> (Report, Problems) {
         ));
     }
     let style_sel = Selector::parse("style").expect("valid selector");
+    let mut in_style = BTreeSet::new();
     for style in doc.select(&style_sel) {
         let css: String = style.text().collect();
         report.style_bytes += css.len();
-        check_css(&css, "the <style> block", file, &mut problems);
+        in_style.extend(breaking_css(&css));
     }
     if report.style_bytes > GMAIL_STYLE_BYTES {
         problems.push(err(
@@ -116,6 +118,14 @@ pub fn lint(file: &Path, html: &str) -> (Report, Problems) {
             "move rules that need not survive inlining out of @media blocks",
         ));
     }
+    let any = Selector::parse("[style]").expect("valid selector");
+    let mut in_attributes = BTreeMap::<_, usize>::new();
+    for style in doc.select(&any).filter_map(|el| el.value().attr("style")) {
+        for finding in breaking_css(style) {
+            *in_attributes.entry(finding).or_default() += 1;
+        }
+    }
+    css_problems(file, in_style, in_attributes, &mut problems);
     for tag in FORBIDDEN_TAGS {
         let sel = Selector::parse(tag).expect("valid selector");
         if doc.select(&sel).next().is_some() {
@@ -123,17 +133,6 @@ pub fn lint(file: &Path, html: &str) -> (Report, Problems) {
                 format!("the email contains a <{tag}> element"),
                 "mail clients strip it; remove it from the layout",
             ));
-        }
-    }
-    let any = Selector::parse("[style]").expect("valid selector");
-    for el in doc.select(&any) {
-        if let Some(style) = el.value().attr("style") {
-            check_css(
-                style,
-                &format!("a <{}> style attribute", el.value().name()),
-                file,
-                &mut problems,
-            );
         }
     }
     let a = Selector::parse("a").expect("valid selector");
@@ -166,27 +165,46 @@ pub fn lint(file: &Path, html: &str) -> (Report, Problems) {
     (report, problems)
 }
 
-fn check_css(css: &str, where_: &str, file: &Path, problems: &mut Problems) {
-    let squashed: String = css
-        .chars()
+/// Lower-cased CSS without whitespace, for substring checks.
+pub(crate) fn squash(css: &str) -> String {
+    css.chars()
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
-        .to_lowercase();
-    for (needle, why) in BREAKING_CSS {
-        if squashed.contains(needle) {
-            problems.push(
-                Problem::error(file, format!("{where_} uses `{needle}`: {why}"))
-                    .hint("use tables for layout; see layouts/email.css"),
-            );
-        }
+        .to_lowercase()
+}
+
+/// The entries of `BREAKING_CSS` that `css` uses.
+fn breaking_css(css: &str) -> impl Iterator<Item = (&'static str, &'static str)> {
+    let squashed = squash(css);
+    BREAKING_CSS
+        .iter()
+        .copied()
+        .filter(move |(needle, _)| squashed.contains(needle))
+}
+
+/// CSS in the built HTML that mail clients break on. Anything that came from
+/// the stylesheet has already stopped the build at its line in the CSS file
+/// (see `css_lint`), so this only finds CSS the stylesheet did not have; it
+/// is reported once per kind, however many elements carry it. Partial-support
+/// CSS can only come from the stylesheet, so it is not looked for here.
+fn css_problems(
+    file: &Path,
+    in_style: BTreeSet<(&str, &str)>,
+    in_attributes: BTreeMap<(&str, &str), usize>,
+    problems: &mut Problems,
+) {
+    let hint = "use tables for layout; see layouts/email.css";
+    for (needle, why) in in_style {
+        problems.push(
+            Problem::error(file, format!("the <style> block uses `{needle}`: {why}")).hint(hint),
+        );
     }
-    for (needle, why) in PARTIAL_CSS {
-        if squashed.contains(needle) {
-            problems.push(Problem::warning(
-                file,
-                format!("{where_} uses `{needle}`: {why}"),
-            ));
-        }
+    for ((needle, why), n) in in_attributes {
+        let what = match n {
+            1 => "a style attribute uses".to_string(),
+            n => format!("{n} style attributes use"),
+        };
+        problems.push(Problem::error(file, format!("{what} `{needle}`: {why}")).hint(hint));
     }
 }
 

@@ -3,6 +3,7 @@
 //! Never imports `mail`, `send` or `state`: nothing here knows recipients.
 
 pub mod css;
+pub mod css_lint;
 pub mod html;
 pub mod lint;
 pub mod notice;
@@ -36,6 +37,9 @@ pub struct Rendered {
     pub text: Template,
     /// The browser version: no personal fields, no tokens.
     pub web: String,
+    /// Found while rendering but not stopping it: CSS with partial support
+    /// in mail clients, at its line in the stylesheet.
+    pub warnings: Problems,
     pub timings: Timings,
 }
 
@@ -88,7 +92,7 @@ pub fn render(config: &Config, layouts: &Layouts, issue: &Issue) -> Result<Rende
         ))
     })?;
     let mut t = Timings::default();
-    let stylesheet = css::stylesheet(layouts, view.edition)?;
+    let (stylesheet, warnings) = css::stylesheet(layouts, view.edition)?;
 
     let start = Instant::now();
     let email_doc = html::document(&view, &stylesheet, false);
@@ -108,6 +112,7 @@ pub fn render(config: &Config, layouts: &Layouts, issue: &Issue) -> Result<Rende
         html: Template::parse(&email),
         text: Template::parse(&text),
         web,
+        warnings,
         timings: t,
     })
 }

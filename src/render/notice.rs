@@ -34,7 +34,7 @@ pub fn render(
     edition: &Edition,
     n: &Notice,
 ) -> Result<(String, String), Problems> {
-    let stylesheet = css::stylesheet(layouts, edition)?;
+    let (stylesheet, _warnings) = css::stylesheet(layouts, edition)?;
     let doc = document(config, edition, n, &stylesheet);
     let html = css::inline(&doc, &layouts.css_file)?;
     Ok((html, text(config, n)))

@@ -1,6 +1,8 @@
 //! The plain-text part, written from the model (not converted from HTML):
 //! wrapped at 78 columns, links as numbered references listed at the end.
 
+use std::collections::HashMap;
+
 use super::View;
 use super::personal::Field;
 use crate::content::markdown::{Block, Inline};
@@ -8,19 +10,22 @@ use crate::layouts::Section;
 
 const WIDTH: usize = 78;
 
-/// Numbered link references; a URL used twice keeps its first number.
+/// Numbered link references; a URL used twice keeps its first number. The
+/// index keeps a guide with thousands of links linear, not quadratic.
 #[derive(Default)]
-struct Refs(Vec<String>);
+struct Refs {
+    urls: Vec<String>,
+    index: HashMap<String, usize>,
+}
 
 impl Refs {
     fn number(&mut self, url: &str) -> usize {
-        match self.0.iter().position(|u| u == url) {
-            Some(i) => i + 1,
-            None => {
-                self.0.push(url.to_owned());
-                self.0.len()
-            }
+        if let Some(n) = self.index.get(url) {
+            return *n;
         }
+        self.urls.push(url.to_owned());
+        self.index.insert(url.to_owned(), self.urls.len());
+        self.urls.len()
     }
 }
 
@@ -76,7 +81,7 @@ impl Writer {
                     let n = self.refs.number(url.as_str());
                     s.push_str(&format!("{label} [{n}]"));
                 }
-                Inline::Image { url, alt } => {
+                Inline::Image { url, alt, .. } => {
                     let n = self.refs.number(url.as_str());
                     s.push_str(&format!("[image: {alt}] [{n}]"));
                 }
@@ -267,13 +272,13 @@ fn news(w: &mut Writer, v: &View<'_>) {
 }
 
 fn references(w: &mut Writer) {
-    if w.refs.0.is_empty() {
+    if w.refs.urls.is_empty() {
         return;
     }
     w.blank();
     w.line("Links");
     w.line("-----");
-    let refs = std::mem::take(&mut w.refs.0);
+    let refs = std::mem::take(&mut w.refs.urls);
     for (i, url) in refs.iter().enumerate() {
         // URLs are never wrapped: a broken URL is worse than a long line.
         w.line(&format!("[{}] {url}", i + 1));
