@@ -83,7 +83,11 @@ pub struct RowError {
 
 impl std::fmt::Display for RowError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        // Line 0 is the file as a whole (it could not be read at all).
+        match self.line {
+            0 => write!(f, "{}: {}", self.file.display(), self.message),
+            n => write!(f, "{}:{n}: {}", self.file.display(), self.message),
+        }
     }
 }
 

@@ -233,7 +233,10 @@ fn apply(mut bytes: Vec<u8>, m: &Mutation) -> Vec<u8> {
             if let Some(r) = line(&bytes, *i) {
                 let l = bytes[r.clone()].to_vec();
                 let at = r.end;
-                bytes.splice(at..at, l.repeat(*n));
+                // A 600 KB line repeated 20 000 times would be 12 GB in the
+                // harness itself: cap the growth at 8 MB, past every limit.
+                let n = (*n).min((8 << 20) / l.len().max(1)).max(1);
+                bytes.splice(at..at, l.repeat(n));
             }
         }
     }

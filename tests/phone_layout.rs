@@ -48,7 +48,8 @@ fn phone_scroll_width(page: &Path, flags: &[&str]) -> u64 {
     b.emulate_phone(PHONE, 800);
     b.wait_for(
         "the page to load",
-        "document.readyState === 'complete'",
+        // The first target may still be about:blank, itself complete.
+        "location.protocol === 'file:' && document.readyState === 'complete'",
         Duration::from_secs(20),
         |v| v.as_bool() == Some(true),
     );

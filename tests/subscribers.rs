@@ -451,7 +451,7 @@ fn bad_files_get_a_located_report_and_change_nothing_they_should_not() {
     let missing = s.run(&["subscribers", "import", "nope.csv"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(
-        stderr(&missing).contains("nope.csv:0: cannot read the subscriber list"),
+        stderr(&missing).contains("nope.csv: cannot read the subscriber list"),
         "{}",
         text(&missing)
     );

@@ -96,7 +96,7 @@ fn text(config: &Config, n: &Notice) -> String {
             .map(|(label, url)| format!("{label}: {url}")),
     );
     paras.extend(n.after.iter().cloned());
-    let wrap = |p: &str| textwrap::wrap(p, 78).join("\n");
+    let wrap = |p: &str| super::text::wrap(p, "", "").join("\n");
     let body: Vec<String> = paras.iter().map(|p| wrap(p)).collect();
     let nl = &config.newsletter;
     format!(

@@ -10,6 +10,17 @@ use crate::layouts::Section;
 
 const WIDTH: usize = 78;
 
+/// Lines of at most 78 columns, broken only at spaces: a URL is never cut
+/// (at its `?` or `-`), or a reader's client could not open it.
+pub fn wrap<'a>(text: &'a str, first: &'a str, rest: &'a str) -> Vec<std::borrow::Cow<'a, str>> {
+    let opts = textwrap::Options::new(WIDTH)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .break_words(false);
+    textwrap::wrap(text, opts)
+}
+
 /// Numbered link references; a URL used twice keeps its first number. The
 /// index keeps a guide with thousands of links linear, not quadratic.
 #[derive(Default)]
@@ -46,11 +57,7 @@ impl Writer {
     }
     /// Wraps `text` with `first` before the first line and `rest` before the others.
     fn wrap(&mut self, text: &str, first: &str, rest: &str) {
-        let opts = textwrap::Options::new(WIDTH)
-            .initial_indent(first)
-            .subsequent_indent(rest)
-            .break_words(false);
-        for l in textwrap::wrap(text, opts) {
+        for l in wrap(text, first, rest) {
             self.line(&l);
         }
     }

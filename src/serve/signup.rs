@@ -48,14 +48,15 @@ impl Limiter {
     }
 }
 
-/// The client: the connection's address, or the first X-Forwarded-For
-/// hop when the config trusts the proxy in front.
+/// The client: the connection's address, or, when the config trusts the
+/// one proxy in front, the last X-Forwarded-For hop: the one that proxy
+/// added. (The first hop is whatever the client chose to send.)
 fn client(app: &App, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     if app.project.config.signup.trust_forwarded_for
         && let Some(ip) = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
         return ip;
