@@ -382,3 +382,101 @@ mod tests {
         assert!(Line::new("  fine  ", "subject", 100).unwrap().as_str() == "fine");
     }
 }
+
+/// An IMAP mailbox over TLS: `imaps://user@host[:port]/MAILBOX` (port 993,
+/// mailbox INBOX by default). Plain `imap://` is refused: the password
+/// would cross the network in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapUrl {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub mailbox: String,
+}
+
+impl FromStr for ImapUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let url = url::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+        match url.scheme() {
+            "imaps" => {}
+            "imap" => {
+                return Err(format!(
+                    "`{s}` is plain IMAP; almanac reads bounces only over TLS (imaps://)"
+                ));
+            }
+            other => return Err(format!("`{s}`: `{other}` is not imaps")),
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("`{s}` names no server"))?
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_owned();
+        let user = percent_decode(url.username())
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| format!("`{s}` names no user (imaps://user@host/INBOX)"))?;
+        if url.password().is_some() {
+            return Err(format!(
+                "`{s}` has a password in it; give it in ALMANAC_IMAP_PASSWORD instead"
+            ));
+        }
+        let path = url.path().trim_start_matches('/');
+        let mailbox = match percent_decode(path) {
+            Some(m) if m.is_empty() => "INBOX".to_owned(),
+            Some(m) if !m.chars().any(char::is_control) => m,
+            _ => return Err(format!("`{s}` names a mailbox that can't be used")),
+        };
+        Ok(ImapUrl {
+            host,
+            port: url.port().unwrap_or(993),
+            user,
+            mailbox,
+        })
+    }
+}
+
+impl fmt::Display for ImapUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "imaps://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.mailbox
+        )
+    }
+}
+
+/// `%40` → `@`; `None` when the bytes are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+#[cfg(test)]
+mod imap_url_tests {
+    use super::ImapUrl;
+
+    #[test]
+    fn parses_and_refuses() {
+        let u: ImapUrl = "imaps://bounces%40almanac.example@mail.example"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.user.as_str(), u.mailbox.as_str()),
+            ("mail.example", 993, "bounces@almanac.example", "INBOX")
+        );
+        let u: ImapUrl = "imaps://b@127.0.0.1:9993/Bounces/2026".parse().unwrap();
+        assert_eq!((u.port, u.mailbox.as_str()), (9993, "Bounces/2026"));
+        for bad in [
+            "imap://b@mail.example/",
+            "imaps://mail.example/",
+            "https://b@x/",
+            "junk",
+            "imaps://b:pw@x/",
+        ] {
+            assert!(bad.parse::<ImapUrl>().is_err(), "{bad}");
+        }
+    }
+}

@@ -28,11 +28,13 @@
 //! * `content`: issue folders → `Issue` (news items, guide).
 //! * `render`: `Issue` → HTML and text templates with personal-field holes,
 //!   CSS inlined once; plus the lint of the result.
-//! * `mail`: templates → RFC 5322 bytes per recipient, unsubscribe tokens, DKIM.
+//! * `mail`: templates → RFC 5322 bytes per recipient, link and VERP
+//!   tokens, DKIM, and what returned mail says (`mail/bounce.rs`).
 //! * `send`: the delivery engine over a `Transport` (SMTP, outbox, recorder).
-//! * `state`: the SQLite journal, suppressions and the send lock.
+//! * `intake`: where returned mail is read from (stdin, Maildir, mbox, IMAP).
+//! * `state`: the SQLite journal, subscribers, bounces and the send lock.
 //! * `app`: build, check, new, send (plan, run, proof, due), status,
-//!   archive, subscribers, suppressions.
+//!   archive, subscribers, suppressions, sign-up, bounces.
 //! * `cli`, `serve`, `preview`: the faces.
 //!
 //! A newcomer following a send opens `cli/send.rs` first.
@@ -46,6 +48,7 @@ pub mod content;
 pub mod diag;
 pub mod domain;
 pub mod fsx;
+pub mod intake;
 pub mod layouts;
 pub mod mail;
 pub mod preview;

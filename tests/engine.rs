@@ -36,6 +36,7 @@ fn job(n: usize, max_attempts: u32) -> Job {
         key: almanac::mail::token_key(&project.config),
         dkim: None,
         envelope_from: "news@almanac.example".parse().unwrap(),
+        verp: None,
         targets,
         total,
         connections: 1,

@@ -832,7 +832,7 @@ fn unsubscribe_from_eml_records_bounces_complaints_and_requests() {
     );
     assert!(
         stdout.contains(
-            "soft.eml: full@example.com: delivery report (failed, 4.2.2), not suppressed"
+            "soft.eml: full@example.com: soft bounce 4.2.2, not on the list: nothing to count"
         ),
         "{stdout}"
     );

@@ -19,6 +19,8 @@ pub struct Outgoing {
     pub message: Personal,
     /// The issue it carries (a welcome copy), to journal as delivered.
     pub issue: Option<String>,
+    /// The subscriber it is for, whose VERP return path an issue copy gets.
+    pub reader: Option<i64>,
 }
 
 /// Signs `message` when DKIM is configured.
@@ -32,7 +34,14 @@ pub fn sign(project: &Project, mut message: Personal) -> Result<Personal> {
 
 /// Delivers one message; `Err` says why it did not go.
 pub async fn deliver(project: &Project, out: &Outgoing) -> Result<()> {
-    let from = super::send::envelope_from(project)?;
+    let from = match (out.reader, &out.issue) {
+        (Some(id), Some(issue)) => super::send::verp_from(project, id, issue),
+        _ => None,
+    };
+    let from = match from {
+        Some(f) => f,
+        None => super::send::envelope_from(project)?,
+    };
     let to = out.to.as_str().parse().map_err(|_| {
         Error::Invalid(format!("{} can't be used as an envelope recipient", out.to))
     })?;

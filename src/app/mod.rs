@@ -12,6 +12,7 @@
 //! → `crate::send::run` (workers, retries, journal) → `send/smtp.rs`.
 
 pub mod archive;
+pub mod bounces;
 pub mod build;
 pub mod check;
 mod error;

@@ -209,6 +209,7 @@ fn single(
         to: to.clone(),
         message: sign(project, message)?,
         issue: None,
+        reader: None,
     })
 }
 
@@ -330,6 +331,7 @@ fn welcome(
             to: email.clone(),
             message: sign(project, message)?,
             issue: Some(id.to_string()),
+            reader: Some(s.id),
         });
     }
     Ok(out)

@@ -1,15 +1,12 @@
 //! Readers leaving (and coming back): by one-click from an edition's email,
-//! on the manage page, by mail, from the command line, and when mail comes
-//! back as a bounce or a complaint. A leave by an edition's token takes the
+//! on the manage page, by mail and from the command line (mail that comes
+//! back is `bounces.rs`, which records it with these). A leave by an edition's token takes the
 //! reader off that edition only; everything else is about the whole list.
-
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
 use super::{Project, Result};
 use crate::domain::{EditionId, Email};
-use crate::mail::bounce::{self, Who};
 use crate::mail::{Opened, Purpose, TokenKey, token_key};
 use crate::state::{State, SubStatus, Subscriber};
 
@@ -46,7 +43,7 @@ pub fn holder(state: &State, key: &TokenKey, token: &str) -> Result<Option<Holde
     }
 }
 
-fn holder_of(state: &State, opened: Opened) -> Result<Option<Holder>> {
+pub(crate) fn holder_of(state: &State, opened: Opened) -> Result<Option<Holder>> {
     let found = match opened {
         Opened::Subscriber {
             id,
@@ -63,7 +60,7 @@ fn holder_of(state: &State, opened: Opened) -> Result<Option<Holder>> {
 }
 
 /// The stored reader, or one not stored yet (id 0).
-fn known_or_new(state: &State, email: &Email) -> Result<Subscriber> {
+pub(crate) fn known_or_new(state: &State, email: &Email) -> Result<Subscriber> {
     Ok(state
         .subscriber(&email.key())?
         .unwrap_or_else(|| Subscriber {
@@ -177,107 +174,4 @@ pub fn by_address(
         said.push(Said::Done(format!("{}: {what}", h.subscriber.address)));
     }
     Ok(said)
-}
-
-/// Larger than any bounce worth reading (they quote at most the message).
-const MAX_EML_BYTES: u64 = 50 << 20;
-
-/// Reads bounces (DSN), complaints (ARF) and unsubscribe mails and records
-/// what they say, one result per file.
-pub fn from_eml(
-    project: &Project,
-    files: &[std::path::PathBuf],
-    now: DateTime<Utc>,
-) -> Result<Vec<Said>> {
-    let mut state = State::open(&project.config.paths.state)?;
-    let key = token_key(&project.config);
-    let now = now.to_rfc3339();
-    files
-        .iter()
-        .map(|f| {
-            Ok(match one_eml(&mut state, &key, f, &now)? {
-                Said::Done(line) => Said::Done(format!("{}: {line}", f.display())),
-                Said::Refused(why) => Said::Refused(format!("{}: {why}", f.display())),
-            })
-        })
-        .collect()
-}
-
-/// Records what one file says. Database errors stop the whole command.
-fn one_eml(state: &mut State, key: &TokenKey, file: &Path, now: &str) -> Result<Said> {
-    let raw = match std::fs::metadata(file) {
-        Ok(m) if m.len() > MAX_EML_BYTES => Err(format!(
-            "{} bytes is too large for a bounce or an unsubscribe mail",
-            m.len()
-        )),
-        Ok(_) => std::fs::read(file).map_err(|e| format!("cannot read it: {e}")),
-        Err(e) => Err(format!("cannot read it: {e}")),
-    };
-    let findings = match raw.and_then(|raw| bounce::classify(&raw, key)) {
-        Ok(f) => f,
-        Err(why) => return Ok(Said::Refused(why)),
-    };
-    if findings.is_empty() {
-        return Ok(Said::Done(
-            "nothing to record (a not-spam feedback report)".into(),
-        ));
-    }
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut said = Vec::new();
-    for f in &findings {
-        let Some(h) = who(state, &f.who())? else {
-            said.push(format!(
-                "{}: {}, but nobody on the list has that token",
-                f.who(),
-                f.summary()
-            ));
-            continue;
-        };
-        let address = h.subscriber.address.clone();
-        let Some(reason) = f.reason() else {
-            said.push(format!("{address}: {}, not suppressed", f.summary()));
-            continue;
-        };
-        let detail = format!("{} ({name})", f.detail());
-        let new = match (reason, &h.scope) {
-            // A mailed unsubscribe follows its token: one edition, or all.
-            ("unsubscribed", _) => leave(state, &h, &detail, now)?,
-            (_, _) => {
-                let status = if reason == "bounced" {
-                    SubStatus::Bounced
-                } else {
-                    SubStatus::Complained
-                };
-                let s = &h.subscriber;
-                state
-                    .set_status(&s.email, &s.address, status, &detail, now)?
-                    .1
-            }
-        };
-        let what = f.summary();
-        let scope = match (&h.scope, reason) {
-            (Scope::Edition(ed), "unsubscribed") => format!(" from {ed}"),
-            _ => String::new(),
-        };
-        said.push(if new {
-            format!("{address}: {what}, suppressed as {reason}{scope}")
-        } else {
-            format!("{address}: {what}, already suppressed")
-        });
-    }
-    Ok(Said::Done(said.join("; ")))
-}
-
-/// The reader a finding is about.
-fn who(state: &State, who: &Who) -> Result<Option<Holder>> {
-    match who {
-        Who::Address(email) => Ok(Some(Holder {
-            subscriber: known_or_new(state, email)?,
-            scope: Scope::All,
-        })),
-        Who::Token(opened) => holder_of(state, opened.clone()),
-    }
 }

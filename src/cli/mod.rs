@@ -4,6 +4,7 @@
 //! failure is the error's own (`app::Error::exit_code`).
 
 mod archive;
+mod bounces;
 mod build;
 mod check;
 mod mark;
@@ -63,6 +64,8 @@ pub enum Command {
     Publish(mark::Args),
     /// Suppress addresses (by address, unsubscribe token, or bounce/complaint mail); wins over the list.
     Unsubscribe(unsubscribe::Args),
+    /// Read returned mail (bounces, complaints, auto-replies) from stdin, a Maildir, an mbox or IMAP, and record it.
+    Bounces(bounces::Args),
     /// Check, list and edit the subscriber list.
     Subscribers(subscribers::Args),
     /// Upcoming sends, or systemd/cron units for `send --due`.
@@ -91,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Skip(a) => mark::run(&cli, a, crate::state::Mark::Skipped),
         Command::Publish(a) => mark::run(&cli, a, crate::state::Mark::Published),
         Command::Unsubscribe(a) => unsubscribe::run(&cli, a),
+        Command::Bounces(a) => bounces::run(&cli, a),
         Command::Subscribers(a) => subscribers::run(&cli, a),
         Command::Schedule(a) => schedule::run(&cli, a),
         Command::Archive(a) => archive::run(&cli, a),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::{Cli, CmdResult};
 use crate::app::suppress::Said;
 use crate::app::{self, exit};
+use crate::intake::Source;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,7 +26,16 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let project = super::project(cli)?;
     let now = crate::clock::now();
     let mut said = app::suppress::by_address(&project, &args.who, args.undo, now)?;
-    said.extend(app::suppress::from_eml(&project, &args.from_eml, now)?);
+    // The files are read as `almanac bounces FILE` reads them.
+    for f in &args.from_eml {
+        let r = app::bounces::read(&project, &Source::File(f.clone()), None, now)?;
+        said.extend(r.lines.into_iter().map(Said::Done));
+        said.extend(
+            r.not_understood
+                .into_iter()
+                .map(|u| Said::Refused(format!("{}: {}", u.message, u.why))),
+        );
+    }
     let mut bad = 0;
     for s in said {
         match s {

@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use toml::Spanned;
 
 use crate::diag::{Problem, Problems, read_text, toml_problem};
-use crate::domain::{EditionId, Email, HttpsUrl, Line, Mailbox, Prose};
+use crate::domain::{EditionId, Email, HttpsUrl, ImapUrl, Line, Mailbox, Prose};
 pub use secret::{Password, Secret};
 
 /// Variables an operator may set per machine; read once, in one place.
@@ -64,6 +64,31 @@ pub struct Config {
     pub dkim: Option<Dkim>,
     pub unsubscribe_secret: Option<Secret>,
     pub signup: Signup,
+    pub bounces: Bounces,
+}
+
+/// Returned mail: the VERP return path and the bounce mailbox.
+#[derive(Debug, Clone)]
+pub struct Bounces {
+    /// The VERP bounce mailbox; without it messages go out from `from`.
+    pub address: Option<Email>,
+    /// Soft bounces in consecutive issues that suppress a reader.
+    pub soft_limit: u32,
+    pub imap: Option<ImapUrl>,
+    pub imap_folder: String,
+    pub imap_tls_ca: Option<Vec<u8>>,
+}
+
+impl Default for Bounces {
+    fn default() -> Self {
+        Bounces {
+            address: None,
+            soft_limit: 3,
+            imap: None,
+            imap_folder: "Processed".into(),
+            imap_tls_ca: None,
+        }
+    }
 }
 
 /// How readers sign up on the form.
@@ -220,6 +245,7 @@ impl Config {
         }
         let dkim = raw.dkim.and_then(|d| v.dkim(d, env, &root));
         let signup = v.signup(raw.signup);
+        let bounces = v.bounces(raw.bounces);
         let config = Config {
             file: path.to_owned(),
             source: src.clone(),
@@ -239,6 +265,7 @@ impl Config {
             dkim,
             unsubscribe_secret: env.unsubscribe_secret.clone(),
             signup,
+            bounces,
         };
         v.problems.into_result(config)
     }
@@ -414,6 +441,89 @@ impl Validator<'_> {
         })
     }
 
+    /// A PEM file of extra root certificates, relative to the config.
+    fn ca(&mut self, root: &Path, ca: &Spanned<String>) -> Option<Vec<u8>> {
+        let path = root.join(ca.get_ref());
+        match std::fs::read(&path) {
+            Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => Some(pem),
+            Ok(_) => self.err(
+                ca.span(),
+                format!("{} holds no PEM certificate", path.display()),
+                "give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)",
+            ),
+            Err(e) => self.err(
+                ca.span(),
+                format!("cannot read {}: {e}", path.display()),
+                "the path is relative to newsletter.toml",
+            ),
+        }
+    }
+
+    fn bounces(&mut self, b: Option<raw::RawBounces>) -> Bounces {
+        let Some(b) = b else {
+            return Bounces::default();
+        };
+        let address = b
+            .address
+            .as_ref()
+            .and_then(|a| match a.get_ref().parse::<Email>() {
+                Ok(e) if !e.as_str().split('@').next().unwrap_or("").contains('+') => Some(e),
+                Ok(_) => self.err(
+                    a.span(),
+                    format!(
+                        "`{}` already has a `+`; almanac adds `+TOKEN` to it",
+                        a.get_ref()
+                    ),
+                    "give the plain mailbox, e.g. `bounces@almanac.example`",
+                ),
+                Err(e) => self.err(
+                    a.span(),
+                    format!("`{}` is not an email address: {e}", a.get_ref()),
+                    "e.g. `address = \"bounces@almanac.example\"`",
+                ),
+            });
+        let soft = *b.soft_limit.get_ref();
+        if !(1..=100).contains(&soft) {
+            self.err::<()>(
+                b.soft_limit.span(),
+                format!("soft_limit must be from 1 to 100, got {soft}"),
+                "3 soft bounces in a row is what most senders use",
+            );
+        }
+        let imap = b
+            .imap
+            .as_ref()
+            .and_then(|u| match u.get_ref().parse::<ImapUrl>() {
+                Ok(url) => Some(url),
+                Err(e) => self.err(
+                    u.span(),
+                    e,
+                    "e.g. `imap = \"imaps://bounces@mail.almanac.example/INBOX\"`",
+                ),
+            });
+        let folder = b.imap_folder.get_ref().trim().to_owned();
+        if folder.is_empty() || folder.chars().any(char::is_control) {
+            self.err::<()>(
+                b.imap_folder.span(),
+                "imap_folder must be a folder name".into(),
+                "e.g. `imap_folder = \"Processed\"`",
+            );
+        }
+        let root = self
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let imap_tls_ca = b.imap_tls_ca.as_ref().and_then(|ca| self.ca(&root, ca));
+        Bounces {
+            address,
+            soft_limit: soft.clamp(1, 100) as u32,
+            imap,
+            imap_folder: folder,
+            imap_tls_ca,
+        }
+    }
+
     fn signup(&mut self, s: raw::RawSignup) -> Signup {
         let confirm_within = parse_duration(s.confirm_within.get_ref())
             .filter(|d| d.as_secs() >= 600)
@@ -530,26 +640,7 @@ impl Validator<'_> {
             smtp.helo = h.as_str().to_owned();
         }
         if let Some(ca) = &s.tls_ca {
-            let path = root.join(ca.get_ref());
-            match std::fs::read(&path) {
-                Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
-                    smtp.tls_ca = Some(pem)
-                }
-                Ok(_) => {
-                    return self.err(
-                        ca.span(),
-                        format!("{} holds no PEM certificate", path.display()),
-                        "give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)",
-                    );
-                }
-                Err(e) => {
-                    return self.err(
-                        ca.span(),
-                        format!("cannot read {}: {e}", path.display()),
-                        "the path is relative to newsletter.toml",
-                    );
-                }
-            }
+            smtp.tls_ca = Some(self.ca(&root, ca)?);
         }
         let secs = *s.timeout_seconds.get_ref();
         if !(1..=600).contains(&secs) {

@@ -24,6 +24,33 @@ pub struct RawConfig {
     pub dkim: Option<RawDkim>,
     #[serde(default)]
     pub signup: RawSignup,
+    #[serde(default)]
+    pub bounces: Option<RawBounces>,
+}
+
+/// Returned mail: the VERP return path and where bounces are read from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBounces {
+    /// The bounce mailbox; messages go out as `local+TOKEN@domain`.
+    pub address: Option<Spanned<String>>,
+    /// Soft bounces in consecutive issues that suppress a reader.
+    #[serde(default = "d_soft_limit")]
+    pub soft_limit: Spanned<i64>,
+    /// `imaps://user@host/INBOX`, read by `almanac bounces` without a source.
+    pub imap: Option<Spanned<String>>,
+    /// Where handled messages are moved on the IMAP server.
+    #[serde(default = "d_imap_folder")]
+    pub imap_folder: Spanned<String>,
+    /// Extra trusted CA (PEM) for the IMAP server.
+    pub imap_tls_ca: Option<Spanned<String>>,
+}
+
+fn d_soft_limit() -> Spanned<i64> {
+    Spanned::new(0..0, 3)
+}
+fn d_imap_folder() -> Spanned<String> {
+    Spanned::new(0..0, "Processed".into())
 }
 
 /// Sign-ups through `almanac serve`'s form.

@@ -72,6 +72,15 @@ pub struct Personal {
 }
 
 impl Prepared {
+    /// The issue id these messages carry.
+    pub fn issue(&self) -> &str {
+        &self.issue
+    }
+
+    pub fn is_proof(&self) -> bool {
+        self.proof
+    }
+
     /// `date` is the Date header for every message of this run.
     pub fn new(
         id: &Identity<'_>,

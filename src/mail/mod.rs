@@ -6,6 +6,7 @@ pub mod bounce;
 pub mod dkim;
 pub mod message;
 pub mod token;
+pub mod verp;
 
 use chrono::{DateTime, FixedOffset};
 

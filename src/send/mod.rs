@@ -88,6 +88,9 @@ pub struct Job {
     pub key: TokenKey,
     pub dkim: Option<Signer>,
     pub envelope_from: Address,
+    /// With a bounce address: each reader's VERP return path, which wins
+    /// over `envelope_from`.
+    pub verp: Option<crate::mail::verp::ReturnPath>,
     /// Read as the workers need them, so a list of any size is never all
     /// in memory; `total` of them at most.
     pub targets: Mutex<Targets>,
@@ -451,8 +454,13 @@ impl<T: Transport> Worker<T> {
     async fn deliver(&mut self, message: &Message) -> Result<Delivered, Abort> {
         let shared = self.shared.clone();
         let job = &shared.job;
+        let verp: Option<Address> = job.verp.as_ref().and_then(|rp| {
+            rp.for_reader(&job.key, message.target.id, job.prepared.issue())
+                .parse()
+                .ok()
+        });
         let envelope = Envelope {
-            from: &job.envelope_from,
+            from: verp.as_ref().unwrap_or(&job.envelope_from),
             to: &message.target.address,
             message_id: &message.message_id,
         };

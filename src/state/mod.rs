@@ -9,6 +9,7 @@
 //! messages in flight, at most one per connection, and a re-run resends just
 //! those.
 
+mod bounces;
 mod journal;
 mod schema;
 mod signups;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use bounces::BounceKind;
 pub use journal::{Counts, FailedDelivery, IssueRecord, Outcome, RunRecord, Status};
 pub use signups::{Confirmable, Request as SignupRequest};
 pub use subscribers::{

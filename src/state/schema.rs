@@ -114,6 +114,28 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE subscribers ADD COLUMN mailed_at TEXT;
     ALTER TABLE subscribers ADD COLUMN confirm_expires INTEGER;
     ",
+    // 5: returned mail. `bounces` holds what came back about a reader and
+    // which issue (soft bounces count once per issue: the unique key);
+    // `returned` remembers every message handled, by digest, so reading the
+    // same mbox or mailbox twice changes nothing the second time.
+    "
+    CREATE TABLE bounces (
+        id         INTEGER PRIMARY KEY,
+        subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        issue      TEXT,
+        kind       TEXT NOT NULL CHECK (kind IN ('hard', 'soft', 'policy', 'complaint')),
+        status     TEXT NOT NULL DEFAULT '',
+        detail     TEXT NOT NULL DEFAULT '',
+        at         TEXT NOT NULL,
+        UNIQUE (subscriber, issue, kind)
+    );
+    CREATE INDEX bounces_of_issue ON bounces (issue);
+    CREATE TABLE returned (
+        digest TEXT PRIMARY KEY,
+        class  TEXT NOT NULL,
+        at     TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 pub const VERSION: usize = MIGRATIONS.len();

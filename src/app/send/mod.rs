@@ -149,16 +149,27 @@ fn secret_check(project: &Project, real: bool) -> Result<Option<String>> {
     ))
 }
 
-/// The envelope sender of every message.
+/// The envelope sender of mail that is no reader's issue (and of every
+/// message without VERP): the bounce address when there is one, so
+/// bounces reach the mailbox `almanac bounces` reads, else the From.
 pub(crate) fn envelope_from(project: &Project) -> Result<lettre::Address> {
-    project
-        .config
-        .newsletter
-        .from
-        .email
-        .as_str()
+    let cfg = &project.config;
+    let from = cfg
+        .bounces
+        .address
+        .as_ref()
+        .unwrap_or(&cfg.newsletter.from.email);
+    from.as_str()
         .parse()
-        .map_err(|_| super::Error::EnvelopeFrom(project.config.newsletter.from.email.to_string()))
+        .map_err(|_| super::Error::EnvelopeFrom(from.to_string()))
+}
+
+/// The VERP return path of `issue` to subscriber `id`, when a bounce
+/// address is configured.
+pub(crate) fn verp_from(project: &Project, id: i64, issue: &str) -> Option<lettre::Address> {
+    let rp = crate::mail::verp::ReturnPath::new(project.config.bounces.address.as_ref()?);
+    let key = crate::mail::token_key(&project.config);
+    rp.for_reader(&key, id, issue).parse().ok()
 }
 
 /// A job for these recipients with the project's settings.
@@ -171,11 +182,20 @@ fn job(
     connections: usize,
 ) -> Result<send::Job> {
     let s = &project.config.send;
+    // A proof goes to the editor, who is nobody's subscriber.
+    let prepared_is_proof = prepared.is_proof();
     Ok(send::Job {
         prepared: Arc::new(prepared),
         key: crate::mail::token_key(&project.config),
         dkim,
         envelope_from: envelope_from(project)?,
+        verp: project
+            .config
+            .bounces
+            .address
+            .as_ref()
+            .filter(|_| !prepared_is_proof)
+            .map(crate::mail::verp::ReturnPath::new),
         targets: std::sync::Mutex::new(targets),
         total,
         connections,
