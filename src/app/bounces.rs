@@ -86,6 +86,17 @@ pub fn read(
     while let Some(item) = mailbox.next().map_err(fail)? {
         if run.one(&item, envelope_to)? {
             mailbox.handled(&item).map_err(fail)?;
+        } else if let (Source::Stdin, Ok(raw)) = (source, &item.raw) {
+            // A pipe has nowhere to leave a message: keep it for a person.
+            let path = cfg.paths.state.join("unread").join(format!(
+                "{}-{}.eml",
+                now.format("%Y%m%dT%H%M%S"),
+                &hex(&Sha256::digest(raw))[..12]
+            ));
+            crate::fsx::write_file(&path, raw)?;
+            if let Some(u) = run.report.not_understood.last_mut() {
+                u.why += &format!("; kept in {}", path.display());
+            }
         }
     }
     mailbox.close().map_err(fail)?;

@@ -1,5 +1,5 @@
 //! Where issues stand: each one's stage and delivery counts, or one
-//! issue's in detail with its failures and last run.
+//! issue's in detail with its failures, last run, bounces and complaints.
 
 use chrono::{DateTime, Utc};
 
@@ -13,6 +13,9 @@ pub struct Detail {
     pub state: IssueState,
     pub failures: Vec<FailedDelivery>,
     pub last_run: Option<RunRecord>,
+    /// What came back about this issue, by kind (hard, soft, policy,
+    /// complaint), as `almanac bounces` recorded it.
+    pub returned: std::collections::BTreeMap<String, u64>,
 }
 
 /// The newest `limit` issues.
@@ -30,5 +33,6 @@ pub fn one(project: &Project, arg: &str, now: DateTime<Utc>) -> Result<Detail> {
         state,
         failures: cx.state().failures(id.as_str())?,
         last_run: cx.state().last_run(id.as_str())?,
+        returned: cx.state().bounce_counts(id.as_str())?,
     })
 }

@@ -246,6 +246,7 @@ pub fn show(project: &Project, email: &Email, now: DateTime<Utc>) -> Result<serd
             "subscriber": s,
             "events": state.events(s.id)?,
             "deliveries": state.deliveries_to(&s.email)?,
+            "returned": state.bounces_of(s.id)?,
         })),
         None => {
             let hash = token_key(&project.config).hash(email);

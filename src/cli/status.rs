@@ -60,6 +60,24 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                 .map_or(String::new(), |why| format!("; stopped early: {why}"))
         );
     }
+    if !d.returned.is_empty() {
+        let name = |k: &str| {
+            match k {
+                "hard" => "hard bounces",
+                "soft" => "soft bounces",
+                "policy" => "policy refusals",
+                "complaint" => "complaints",
+                other => other,
+            }
+            .to_owned()
+        };
+        let parts: Vec<String> = d
+            .returned
+            .iter()
+            .map(|(k, n)| format!("{n} {}", name(k)))
+            .collect();
+        println!("  came back: {}", parts.join(", "));
+    }
     for f in &d.failures {
         println!(
             "  failed: {} ({} attempts): {}",
