@@ -195,6 +195,15 @@ impl FromStr for Mailbox {
 }
 via_from_str!(Mailbox);
 
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{n} <{}>", self.email),
+            None => write!(f, "{}", self.email),
+        }
+    }
+}
+
 /// An issue's identifier: its folder name, a lowercase slug such as
 /// `2026-11-25-midweek`. It appears in paths, URLs and Message-IDs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
