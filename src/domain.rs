@@ -226,7 +226,12 @@ fn check_slug(s: &str, what: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{s}` is not a valid {what}: use 1-64 lowercase letters, digits and inner hyphens, e.g. `2026-11-25-midweek`"
+            "`{s}` is not a valid {what}: use 1-64 lowercase letters, digits and inner hyphens, e.g. `{}`",
+            if what.contains("edition") {
+                "midweek"
+            } else {
+                "2026-11-25-midweek"
+            }
         ))
     }
 }
@@ -293,8 +298,20 @@ impl Score {
 
 impl<'de> Deserialize<'de> for Score {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = i64::deserialize(d)?;
-        Score::new(n).map_err(de::Error::custom)
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Score;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number from 1 to 10")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Score, E> {
+                Score::new(n).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Score, E> {
+                Score::new(i64::try_from(n).unwrap_or(i64::MAX)).map_err(E::custom)
+            }
+        }
+        d.deserialize_i64(V)
     }
 }
 
