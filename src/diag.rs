@@ -66,6 +66,19 @@ impl Problem {
         Some(line_col(src, span.start))
     }
 
+    /// The problem as JSON, for `--json` reports.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (line, column) = self.line_col().unzip();
+        serde_json::json!({
+            "severity": if self.is_error() { "error" } else { "warning" },
+            "file": self.file.display().to_string(),
+            "line": line,
+            "column": column,
+            "message": self.message,
+            "hint": self.hint,
+        })
+    }
+
     /// `path:line:col` (or just `path`), the form editors and terminals link.
     pub fn location(&self) -> String {
         match self.line_col() {
@@ -165,6 +178,9 @@ impl Problems {
     }
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(Problem::is_error)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter()
     }
     pub fn errors(&self) -> usize {
         self.0.iter().filter(|p| p.is_error()).count()
