@@ -45,6 +45,15 @@ pub fn spawn(source: Arc<dyn Source>, generation: Arc<AtomicU64>) -> notify::Res
                     }
                 }
                 generation.fetch_add(1, Ordering::SeqCst);
+                if let Ok(e) = &event
+                    && let Some(p) = e.paths.first()
+                {
+                    eprintln!(
+                        "{} changed: {}",
+                        chrono::Local::now().format("%H:%M:%S"),
+                        p.display()
+                    );
+                }
                 // The change may have been to `[paths]` in newsletter.toml,
                 // or may have created a watched folder.
                 watches.update(&mut watcher, &source.watched());
