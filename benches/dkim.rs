@@ -135,7 +135,11 @@ fn main() {
             signed[n].push(per(t.elapsed()));
             let t = Instant::now();
             for i in 0..PER_ROUND {
-                std::hint::black_box(prepared.personalise_signed(&recipient(i), &token, s).unwrap());
+                std::hint::black_box(
+                    prepared
+                        .personalise_signed(&recipient(i), &token, s)
+                        .unwrap(),
+                );
             }
             fast[n].push(per(t.elapsed()));
         }
@@ -181,10 +185,7 @@ fn main() {
             us(f.saturating_sub(p))
         );
     }
-    println!(
-        "  ring RSA-2048 sign of 1.2 KB         {}",
-        us(median(rsa))
-    );
+    println!("  ring RSA-2048 sign of 1.2 KB         {}", us(median(rsa)));
     println!(
         "  SHA-256 of the body, ring            {}",
         us(median(sha_ring))

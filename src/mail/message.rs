@@ -210,7 +210,12 @@ impl Prepared {
         let canonical = self.canonical.get_or_init(|| Canonical::of(&self.body));
         let mut hasher = canonical.prefix.clone();
         let mut scratch = Vec::with_capacity(256);
-        for (chunk, lines) in self.body.iter().zip(&canonical.chunks).skip(canonical.first_field) {
+        for (chunk, lines) in self
+            .body
+            .iter()
+            .zip(&canonical.chunks)
+            .skip(canonical.first_field)
+        {
             match chunk {
                 Chunk::Bytes(_) => hasher.canonical(lines),
                 Chunk::Field(f, part) => hasher.lines(p.value(*f, *part), &mut scratch),
