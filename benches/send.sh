@@ -141,12 +141,14 @@ run_almanac() {
   local t0 t1
   t0=$(now)
   (cd "$proj" && ALMANAC_STATE_DIR="$state" ALMANAC_SMTP_URL="smtp://127.0.0.1:$PORT" \
-    /usr/bin/time -f '%M' -o "$WORK/rss" "$BIN" send "$ISSUE" --yes --json > "$WORK/summary.json")
+    /usr/bin/time -f '%U %S\n%M' -o "$WORK/rss" "$BIN" send "$ISSUE" --yes --json > "$WORK/summary.json")
   t1=$(now)
   local sent
   sent=$(py "import json; print(json.load(open('$WORK/summary.json'))['sent'])")
   [[ "$sent" == "$N" ]] || { echo "almanac sent $sent of $N" >&2; exit 1; }
-  echo "$mode $c $round almanac $(py "print($t1 - $t0)") $(rss_mb "$WORK/rss")" >> "$WORK/results"
+  local cpu
+  cpu=$(py "u, s = open('$WORK/rss').read().split()[-3:-1]; print(round((float(u) + float(s)) / $N * 1e6))")
+  echo "$mode $c $round almanac $(py "print($t1 - $t0)") $(rss_mb "$WORK/rss") $cpu" >> "$WORK/results"
 }
 
 run_source() {
@@ -156,7 +158,7 @@ run_source() {
   smtp-source -d -s "$c" -m "$N" -F "$WORK/message-$mode.eml" \
     -f letters@almanac.example -t reader@example.com 127.0.0.1:"$PORT"
   t1=$(now)
-  echo "$mode $c $round source $(py "print($t1 - $t0)") -" >> "$WORK/results"
+  echo "$mode $c $round source $(py "print($t1 - $t0)") - -" >> "$WORK/results"
 }
 
 if ((${#MODES[@]})); then
@@ -189,18 +191,20 @@ from collections import defaultdict
 path, n, sizes = sys.argv[1], int(sys.argv[2]), dict(s.split("=") for s in sys.argv[3].split())
 runs = defaultdict(list)
 rss = defaultdict(list)
+cpu = defaultdict(list)
 for line in open(path):
-    mode, c, _round, who, secs, mb = line.split()
+    mode, c, _round, who, secs, mb, us = line.split()
     runs[mode, int(c), who].append(n / float(secs))
     if who == "almanac":
         rss[mode, int(c)].append(float(mb))
-print(f"{'mode':<18} {'conns':>5} {'almanac msg/s':>14} {'smtp-source -d':>15} {'ratio':>6} {'almanac peak RSS':>17}")
+        cpu[mode, int(c)].append(float(us))
+print(f"{'mode':<18} {'conns':>5} {'almanac msg/s':>14} {'smtp-source -d':>15} {'ratio':>6} {'almanac peak RSS':>17} {'almanac CPU/msg':>16}")
 for mode in ("plain", "dkim"):
     for c in sorted({k[1] for k in runs if k[0] == mode}):
         a = statistics.median(runs[mode, c, "almanac"])
         s = statistics.median(runs[mode, c, "source"])
         label = "no DKIM" if mode == "plain" else "DKIM RSA-2048"
-        print(f"{label:<18} {c:>5} {a:>14.0f} {s:>15.0f} {a / s:>6.2f} {max(rss[mode, c]):>14.0f} MB")
+        print(f"{label:<18} {c:>5} {a:>14.0f} {s:>15.0f} {a / s:>6.2f} {max(rss[mode, c]):>14.0f} MB {statistics.median(cpu[mode, c]):>13.0f} µs")
         print(f"RATIO {mode} {c} {a / s:.3f}", file=sys.stderr)
 print("message sizes: " + ", ".join(f"{m} {int(b):,} bytes" for m, b in sizes.items()))
 EOF
