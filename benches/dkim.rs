@@ -7,6 +7,11 @@
 //! canonical headers, and SHA-256 of the whole body. Rounds are
 //! interleaved and the figures are medians, so a busy machine slows every
 //! column alike. Figures, not assertions.
+//!
+//! `DKIM_PROFILE=200 valgrind --tool=callgrind target/release/deps/dkim-*`
+//! signs 200 messages through the fast path with an RSA-2048 key and
+//! nothing else, for instruction counts. Under valgrind the CPU has no SHA
+//! extensions, so SHA-256 counts are those of the portable code.
 
 use std::path::Path;
 use std::process::Command;
@@ -106,6 +111,20 @@ fn main() {
         ring::rsa::KeyPair::from_pkcs8(der.secret_pkcs8_der()).expect("ring takes it")
     };
     let _ = std::fs::remove_dir_all(&tmp);
+    if let Some(n) = std::env::var("DKIM_PROFILE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        for i in 0..n {
+            let r = recipient(i % PER_ROUND);
+            std::hint::black_box(
+                prepared
+                    .personalise_signed(&r, &token, &signers[0].1)
+                    .unwrap(),
+            );
+        }
+        return;
+    }
 
     let sample = prepared.personalise(&recipient(0), &token).bytes;
     let body_at = sample.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
