@@ -185,7 +185,7 @@ impl Inner {
 /// One line per render on the terminal, like zola and mdBook: the time, the
 /// issue, and its warnings or the first lines of its errors.
 fn log_render(id: &IssueId, r: &Result<Snapshot, Error>) {
-    let now = chrono::Local::now().format("%H:%M:%S");
+    let now = crate::clock::log_time();
     match r {
         Ok(s) if s.warnings.warnings() > 0 => eprintln!(
             "{now} rebuilt {id} ({} warning{})",

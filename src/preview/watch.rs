@@ -48,11 +48,7 @@ pub fn spawn(source: Arc<dyn Source>, generation: Arc<AtomicU64>) -> notify::Res
                 if let Ok(e) = &event
                     && let Some(p) = e.paths.first()
                 {
-                    eprintln!(
-                        "{} changed: {}",
-                        chrono::Local::now().format("%H:%M:%S"),
-                        p.display()
-                    );
+                    eprintln!("{} changed: {}", crate::clock::log_time(), p.display());
                 }
                 // The change may have been to `[paths]` in newsletter.toml,
                 // or may have created a watched folder.
