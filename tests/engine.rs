@@ -10,7 +10,7 @@ use std::time::Duration;
 use almanac::app::Project;
 use almanac::config::Env;
 use almanac::send::memory::{Answer, Recorder};
-use almanac::send::{self, Job, Quiet, Tally, Target, journal, rate::Limiter};
+use almanac::send::{self, Job, Lane, Quiet, Tally, Target, journal, rate::Limiter};
 use almanac::state::State;
 
 fn job(n: usize, max_attempts: u32) -> Job {
@@ -135,7 +135,7 @@ fn each_outcome_is_journalled_before_the_next_message_is_sent() {
             "journal lags the transport"
         );
     });
-    let (handle, writer) = journal::start(state, "i".into(), send::Via::Memory, || "t".into());
+    let (handle, writer) = journal::start(state, "i".into(), || "t".into());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let t = rt.block_on(send::run(
         job(6, 3),
@@ -208,4 +208,95 @@ fn scattered_hard_bounces_are_suppressed() {
             .all(|f| f.suppressed && f.kind == "550 5.1.1")
     );
     assert!(t.aborted.is_none());
+}
+
+fn run_lanes(job: Job, lanes: Vec<(&Recorder, usize, u32, Option<u64>)>) -> Tally {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let lanes = lanes
+        .into_iter()
+        .map(|(r, connections, weight, quota)| Lane {
+            weight,
+            quota,
+            ..Lane::new(Arc::new(r.clone()), connections)
+        })
+        .collect();
+    rt.block_on(send::run_lanes(job, lanes, None, Arc::new(Quiet)))
+}
+
+fn recipients(rs: &[&Recorder]) -> Vec<String> {
+    let mut to: Vec<String> = rs.iter().flat_map(|r| r.accepted()).map(|a| a.to).collect();
+    to.sort();
+    to
+}
+
+#[test]
+fn relays_share_the_list_by_weight() {
+    let (a, b) = (Recorder::new(), Recorder::new());
+    let t = run_lanes(job(400, 3), vec![(&a, 2, 3, None), (&b, 2, 1, None)]);
+    assert_eq!((t.sent, t.not_attempted), (400, 0), "{t:?}");
+    let (na, nb) = (a.accepted().len(), b.accepted().len());
+    // 3:1 is 300:100, give or take what each lane may run ahead.
+    assert!((290..=310).contains(&na) && na + nb == 400, "{na} / {nb}");
+    assert_eq!((t.relays[0].sent, t.relays[1].sent), (na as u64, nb as u64));
+    let all = recipients(&[&a, &b]);
+    let mut unique = all.clone();
+    unique.dedup();
+    assert_eq!(all, unique, "someone got two");
+}
+
+#[test]
+fn a_relay_that_cannot_be_reached_hands_its_share_to_the_others() {
+    let (up, down) = (
+        Recorder::new(),
+        Recorder::new().refuse_connections(usize::MAX),
+    );
+    let t = run_lanes(job(60, 3), vec![(&down, 2, 5, None), (&up, 2, 1, None)]);
+    assert_eq!(
+        (t.sent, t.failed.len(), t.not_attempted),
+        (60, 0, 0),
+        "{t:?}"
+    );
+    assert_eq!(up.accepted().len(), 60);
+    assert!(
+        t.relays[0].down.as_deref().unwrap().contains("refused"),
+        "{t:?}"
+    );
+    assert!(t.aborted.is_none(), "{t:?}");
+    let all = recipients(&[&up]);
+    let mut unique = all.clone();
+    unique.dedup();
+    assert_eq!(all.len(), unique.len());
+}
+
+#[test]
+fn a_quota_is_never_exceeded_and_the_rest_waits_when_all_are_used() {
+    let (a, b) = (Recorder::new(), Recorder::new());
+    let t = run_lanes(job(50, 3), vec![(&a, 3, 1, Some(7)), (&b, 1, 1, None)]);
+    assert_eq!(t.sent, 50, "{t:?}");
+    assert!(a.accepted().len() <= 7, "{}", a.accepted().len());
+    assert_eq!(t.relays[0].quota_left, Some(7 - a.accepted().len() as u64));
+
+    let (a, b) = (Recorder::new(), Recorder::new());
+    let t = run_lanes(job(50, 3), vec![(&a, 2, 1, Some(7)), (&b, 2, 1, Some(3))]);
+    assert_eq!((a.accepted().len(), b.accepted().len()), (7, 3), "{t:?}");
+    assert_eq!((t.sent, t.not_attempted), (10, 40), "{t:?}");
+    assert!(t.quota_reached, "{t:?}");
+    assert!(t.aborted.unwrap().contains("daily quota"));
+}
+
+#[test]
+fn with_every_relay_down_the_run_stops_and_leaves_everyone_pending() {
+    let (a, b) = (
+        Recorder::new().refuse_connections(usize::MAX),
+        Recorder::new().refuse_connections(usize::MAX),
+    );
+    let t = run_lanes(job(20, 2), vec![(&a, 1, 1, None), (&b, 1, 1, None)]);
+    assert_eq!(
+        (t.sent, t.failed.len(), t.not_attempted),
+        (0, 0, 20),
+        "{t:?}"
+    );
+    let why = t.aborted.unwrap();
+    assert!(why.contains("no relay can take messages"), "{why}");
+    assert!(!t.quota_reached);
 }

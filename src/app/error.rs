@@ -82,6 +82,9 @@ pub enum Error {
     /// A value given on the command line or in a form that is not valid.
     #[error("{0}")]
     Invalid(String),
+    /// A server refused one message outright (5xx): another relay would too.
+    #[error("{0}")]
+    Refused(String),
     #[error("cannot listen on `{addr}`{hint}")]
     Listen {
         addr: String,

@@ -32,8 +32,9 @@ pub fn sign(project: &Project, mut message: Personal) -> Result<Personal> {
     Ok(message)
 }
 
-/// Delivers one message; `Err` says why it did not go.
-pub async fn deliver(project: &Project, out: &Outgoing) -> Result<()> {
+/// Delivers one message, through the first relay that takes it; returns
+/// where it went (as the journal stores it), or why it did not go.
+pub async fn deliver(project: &Project, out: &Outgoing) -> Result<String> {
     let from = match (out.reader, &out.issue) {
         (Some(id), Some(issue)) => super::send::verp_from(project, id, issue),
         _ => None,
@@ -52,8 +53,23 @@ pub async fn deliver(project: &Project, out: &Outgoing) -> Result<()> {
     };
     let bytes = &out.message.bytes;
     match Delivery::of(project, false) {
-        Delivery::Smtp(t) => once(t.as_ref(), &envelope, bytes).await,
-        Delivery::Outbox(t) => once(t.as_ref(), &envelope, bytes).await,
+        Delivery::Smtp(relays) => {
+            let mut last = None;
+            for r in &relays {
+                match once(r.transport.as_ref(), &envelope, bytes).await {
+                    Ok(()) => return Ok(r.transport.via().as_stored()),
+                    // The message itself was refused: another relay
+                    // would refuse it too.
+                    Err(e @ Error::Refused(_)) => return Err(e),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| Error::Invalid("no relay is configured".into())))
+        }
+        Delivery::Outbox(t) => {
+            once(t.as_ref(), &envelope, bytes).await?;
+            Ok(t.via().as_stored())
+        }
     }
 }
 
@@ -69,7 +85,7 @@ async fn once<T: Transport>(t: &T, envelope: &Envelope<'_>, bytes: &[u8]) -> Res
         match result {
             Attempt::Accepted(_) => return Ok(()),
             Attempt::Rejected { reply, .. } => {
-                return Err(Error::Invalid(format!("the server refused it: {reply}")));
+                return Err(Error::Refused(format!("the server refused it: {reply}")));
             }
             Attempt::Unusable(w) => return Err(Error::Invalid(w)),
             Attempt::Deferred(reply) => why = reply.to_string(),

@@ -422,21 +422,20 @@ fn welcome_note(
 /// that issue does not send it again.
 pub fn record_welcome(
     state: &mut State,
-    sent: &[&Outgoing],
-    via: &str,
+    sent: &[(&Outgoing, &str)],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    for out in sent {
+    for (out, via) in sent {
         if let Some(issue) = &out.issue {
             state.record(
                 issue,
-                via,
                 &[crate::state::Outcome {
                     email_key: out.to.key(),
                     status: crate::state::Status::Sent,
                     attempts: 1,
                     reply: "sent as the welcome of a new reader".into(),
                     message_id: out.message.message_id.clone(),
+                    via: (*via).to_owned(),
                 }],
                 &now.to_rfc3339(),
             )?;

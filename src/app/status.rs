@@ -16,6 +16,8 @@ pub struct Detail {
     /// What came back about this issue, by kind (hard, soft, policy,
     /// complaint), as `almanac bounces` recorded it.
     pub returned: std::collections::BTreeMap<String, u64>,
+    /// Messages delivered through each relay, by name.
+    pub relays: Vec<(String, u64)>,
 }
 
 /// The newest `limit` issues.
@@ -34,5 +36,6 @@ pub fn one(project: &Project, arg: &str, now: DateTime<Utc>) -> Result<Detail> {
         failures: cx.state().failures(id.as_str())?,
         last_run: cx.state().last_run(id.as_str())?,
         returned: cx.state().bounce_counts(id.as_str())?,
+        relays: cx.state().sent_by_relay(id.as_str())?,
     })
 }

@@ -60,6 +60,10 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                 .map_or(String::new(), |why| format!("; stopped early: {why}"))
         );
     }
+    if d.relays.len() > 1 {
+        let parts: Vec<String> = d.relays.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!("  through: {}", parts.join(", "));
+    }
     if !d.returned.is_empty() {
         let name = |k: &str| {
             match k {

@@ -38,6 +38,29 @@ fn print(s: &Summary) {
         s.seconds,
         s.messages_per_second
     );
+    for note in &s.relay_notes {
+        println!("  {note}");
+    }
+    for r in &s.relays {
+        println!(
+            "  relay {}: sent {}{}{}{}",
+            r.name,
+            r.sent,
+            if r.failed > 0 {
+                format!(", failed {}", r.failed)
+            } else {
+                String::new()
+            },
+            match r.quota_left {
+                Some(n) => format!(", {n} left of its daily quota"),
+                None => String::new(),
+            },
+            match &r.down {
+                Some(why) => format!("; was out of the run: {why}"),
+                None => String::new(),
+            }
+        );
+    }
     for (reply, group) in groups(&s.failed) {
         let suppressed = group.iter().filter(|f| f.suppressed).count();
         let mut who: Vec<&str> = group.iter().take(SHOWN).map(|f| f.email.as_str()).collect();

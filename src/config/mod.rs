@@ -60,7 +60,9 @@ pub struct Config {
     pub paths: Paths,
     pub schedule: Option<Schedule>,
     pub send: SendSettings,
-    pub smtp: Option<Smtp>,
+    /// The SMTP relays, in the order configured: none (the outbox), one
+    /// (`[smtp]` or ALMANAC_SMTP_URL), or several (`[[smtp]]`).
+    pub relays: Vec<Relay>,
     pub dkim: Option<Dkim>,
     pub unsubscribe_secret: Option<Secret>,
     pub signup: Signup,
@@ -174,8 +176,24 @@ pub enum Tls {
     Implicit,
 }
 
+/// One SMTP relay and its share of a send.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub smtp: Smtp,
+    /// Sessions to it; `None` takes `[send] connections`.
+    pub connections: Option<usize>,
+    /// Its share of the recipients, relative to the other relays'.
+    pub weight: u32,
+    pub rate_per_second: Option<f64>,
+    pub rate_per_hour: Option<u64>,
+    /// At most this many messages in any 24 hours, across runs.
+    pub rate_per_day: Option<u64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Smtp {
+    /// What the journal and `status` call it (default `host:port`).
+    pub name: String,
     pub host: String,
     pub port: u16,
     pub tls: Tls,
@@ -225,11 +243,11 @@ impl Config {
         if let Some(ms) = env.retry_backoff_ms {
             send.first_backoff = Duration::from_millis(ms);
         }
-        let smtp = v.smtp(raw.smtp, env, &newsletter);
+        let relays = v.relays(raw.smtp, env, &newsletter);
         if let Some(t) = transport {
             match t.get_ref().as_str() {
                 "outbox" => send.outbox_chosen = true,
-                "smtp" if smtp.is_none() => {
+                "smtp" if relays.is_empty() => {
                     v.err::<()>(
                         t.span(),
                         "`transport = \"smtp\"`, but no SMTP server is configured".into(),
@@ -264,7 +282,7 @@ impl Config {
             paths,
             schedule: schedule.flatten(),
             send,
-            smtp,
+            relays,
             dkim,
             unsubscribe_secret: env.unsubscribe_secret.clone(),
             signup,
@@ -635,8 +653,151 @@ impl Validator<'_> {
         }
     }
 
-    fn smtp(&mut self, s: Option<raw::RawSmtp>, env: &Env, n: &Newsletter) -> Option<Smtp> {
-        let (url, span) = match (&env.smtp_url, s.as_ref().and_then(|s| s.url.as_ref())) {
+    fn relays(
+        &mut self,
+        s: Option<raw::OneOrMany<raw::RawSmtp>>,
+        env: &Env,
+        n: &Newsletter,
+    ) -> Vec<Relay> {
+        let Some(raw::OneOrMany(list)) = s else {
+            return self
+                .smtp(None, env, n, true)
+                .map(|smtp| Relay {
+                    smtp,
+                    connections: None,
+                    weight: 1,
+                    rate_per_second: None,
+                    rate_per_hour: None,
+                    rate_per_day: None,
+                })
+                .into_iter()
+                .collect();
+        };
+        let single = list.len() == 1;
+        if !single && env.smtp_url.is_some() {
+            self.err::<()>(
+                0..0,
+                format!(
+                    "ALMANAC_SMTP_URL names one server, but [[smtp]] lists {} relays",
+                    list.len()
+                ),
+                "unset ALMANAC_SMTP_URL, or keep a single [smtp] table",
+            );
+            return Vec::new();
+        }
+        let mut relays: Vec<Relay> = Vec::new();
+        for r in list {
+            let name = r.name.clone();
+            let limits = self.relay_limits(&r);
+            let Some(mut smtp) = self.smtp(Some(r), env, n, single) else {
+                continue;
+            };
+            if let Some(name) = name {
+                let trimmed = name.get_ref().trim();
+                if trimmed.is_empty() || trimmed.contains(char::is_control) {
+                    self.err::<()>(
+                        name.span(),
+                        "a relay's name must be a non-empty line".into(),
+                        "e.g. `name = \"primary\"`",
+                    );
+                } else {
+                    smtp.name = trimmed.to_owned();
+                }
+            }
+            if relays.iter().any(|o| o.smtp.name == smtp.name) {
+                self.err::<()>(
+                    0..0,
+                    format!("two [[smtp]] relays are both called `{}`", smtp.name),
+                    "give each relay its own `name`: the journal counts its quota by name",
+                );
+            }
+            let (connections, weight, rate_per_second, rate_per_hour, rate_per_day) = limits;
+            relays.push(Relay {
+                smtp,
+                connections,
+                weight,
+                rate_per_second,
+                rate_per_hour,
+                rate_per_day,
+            });
+        }
+        relays
+    }
+
+    /// A relay's own connections, weight and rates, each checked.
+    #[allow(clippy::type_complexity)]
+    fn relay_limits(
+        &mut self,
+        r: &raw::RawSmtp,
+    ) -> (Option<usize>, u32, Option<f64>, Option<u64>, Option<u64>) {
+        let mut whole = |v: &Option<Spanned<i64>>, what: &str, max: i64, hint: &str| {
+            let v = v.as_ref()?;
+            let n = *v.get_ref();
+            if !(1..=max).contains(&n) {
+                self.err::<()>(
+                    v.span(),
+                    format!("{what} must be a whole number from 1 to {max}, got {n}"),
+                    hint,
+                );
+                return None;
+            }
+            Some(n)
+        };
+        let connections = whole(
+            &r.connections,
+            "connections",
+            64,
+            "ask the relay's operator how many parallel sessions it allows",
+        )
+        .map(|n| n as usize);
+        let weight = whole(
+            &r.weight,
+            "weight",
+            1000,
+            "weights are relative: 3 and 1 split the list 75% / 25%",
+        )
+        .unwrap_or(1) as u32;
+        let per_hour = whole(
+            &r.rate_per_hour,
+            "rate_per_hour",
+            i64::MAX,
+            "e.g. `rate_per_hour = 5000`",
+        )
+        .map(|n| n as u64);
+        let per_day = whole(
+            &r.rate_per_day,
+            "rate_per_day",
+            i64::MAX,
+            "the provider's daily sending quota, e.g. `rate_per_day = 50000`",
+        )
+        .map(|n| n as u64);
+        let per_second = match &r.rate_per_second {
+            Some(v) if !(v.get_ref().is_finite() && *v.get_ref() > 0.0) => {
+                self.err::<()>(
+                    v.span(),
+                    format!("rate_per_second must be positive, got {}", v.get_ref()),
+                    "e.g. `rate_per_second = 14` (leave it out for no limit)",
+                );
+                None
+            }
+            Some(v) => Some(*v.get_ref()),
+            None => None,
+        };
+        (connections, weight, per_second, per_hour, per_day)
+    }
+
+    /// One server. `single`: the only one, where ALMANAC_SMTP_URL and
+    /// ALMANAC_SMTP_PASSWORD win over the file; among several relays each
+    /// keeps its own URL and password setting.
+    fn smtp(
+        &mut self,
+        s: Option<raw::RawSmtp>,
+        env: &Env,
+        n: &Newsletter,
+        single: bool,
+    ) -> Option<Smtp> {
+        let env_url = env.smtp_url.as_ref().filter(|_| single);
+        let (url, span) = match (env_url, s.as_ref().and_then(|s| s.url.as_ref())) {
             (Some(u), _) => (u.clone(), 0..0),
             (None, Some(u)) => (u.get_ref().clone(), u.span()),
             (None, None) if s.is_some() => {
@@ -689,7 +850,7 @@ impl Validator<'_> {
             );
         }
         smtp.timeout = Duration::from_secs(secs.clamp(1, 600) as u64);
-        smtp.password = if let Some(p) = env.smtp_password.clone() {
+        smtp.password = if let Some(p) = env.smtp_password.clone().filter(|_| single) {
             Password::Given(p)
         } else if let Some(var) = &s.password_env {
             env.lookup
@@ -705,6 +866,8 @@ impl Validator<'_> {
                 );
             }
             Password::Command(cmd.get_ref().clone())
+        } else if let Some(p) = env.smtp_password.clone() {
+            Password::Given(p)
         } else {
             Password::None
         };
@@ -825,6 +988,7 @@ fn parse_smtp_url(s: &str, allow_plain: bool) -> Result<Smtp, String> {
         );
     }
     Ok(Smtp {
+        name: format!("{host}:{port}"),
         host,
         port,
         tls,

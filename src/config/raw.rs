@@ -19,7 +19,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub send: RawSend,
     #[serde(default)]
-    pub smtp: Option<RawSmtp>,
+    /// `[smtp]` (one server) or `[[smtp]]` (several relays).
+    pub smtp: Option<OneOrMany<RawSmtp>>,
     #[serde(default)]
     pub dkim: Option<RawDkim>,
     #[serde(default)]
@@ -261,6 +262,50 @@ pub struct RawSmtp {
     /// Seconds to wait for the server before giving up on a command.
     #[serde(default = "d_timeout")]
     pub timeout_seconds: Spanned<i64>,
+    /// The relay's name in the journal and `status` (default `host:port`).
+    pub name: Option<Spanned<String>>,
+    /// Sessions to this relay (default: `[send] connections`).
+    pub connections: Option<Spanned<i64>>,
+    /// Its share of the recipients relative to the other relays.
+    pub weight: Option<Spanned<i64>>,
+    pub rate_per_second: Option<Spanned<f64>>,
+    pub rate_per_hour: Option<Spanned<i64>>,
+    /// Messages it takes in any 24 hours, counted in the journal.
+    pub rate_per_day: Option<Spanned<i64>>,
+}
+
+/// A table or an array of tables under one key: `[smtp]` and `[[smtp]]`.
+/// Hand-written rather than `#[serde(untagged)]`, which would replace the
+/// inner error (an unknown key, a wrong type, with its position) by "did
+/// not match any variant".
+#[derive(Debug)]
+pub struct OneOrMany<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table ([smtp]) or an array of tables ([[smtp]])")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                m: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(m))
+                    .map(|one| OneOrMany(vec![one]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                s: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::<T>::deserialize(serde::de::value::SeqAccessDeserializer::new(s))
+                    .map(OneOrMany)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 fn d_timeout() -> Spanned<i64> {

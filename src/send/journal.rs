@@ -8,7 +8,6 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::transport::Via;
 use crate::state::{Outcome, State};
 
 /// Why an outcome was not recorded.
@@ -36,16 +35,15 @@ impl Handle {
     }
 }
 
-/// Starts the writer for deliveries of `issue` through `via`. It stops when
+/// Starts the writer for deliveries of `issue` (each outcome says where it
+/// went). It stops when
 /// every `Handle` is dropped; join it to get the state back.
 pub fn start(
     mut state: State,
     issue: String,
-    via: Via,
     now: impl Fn() -> String + Send + 'static,
 ) -> (Handle, JoinHandle<State>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
-    let via = via.as_stored();
     let thread = std::thread::spawn(move || {
         while let Some(first) = rx.blocking_recv() {
             let mut batch = vec![first];
@@ -54,7 +52,7 @@ pub fn start(
             }
             let (outcomes, acks): (Vec<Outcome>, Vec<_>) = batch.into_iter().unzip();
             let result = state
-                .record(&issue, &via, &outcomes, &now())
+                .record(&issue, &outcomes, &now())
                 .map_err(|e| Error::Write(Arc::new(e)));
             for ack in acks {
                 let _ = ack.send(result.clone());

@@ -74,7 +74,7 @@ impl Transport for SmtpTransport {
     type Session = Session;
 
     fn via(&self) -> Via {
-        Via::Smtp(self.server())
+        Via::Smtp(self.cfg.name.clone())
     }
 
     fn describe(&self) -> String {
@@ -563,6 +563,7 @@ mod tests {
         for pipelining in [true, false] {
             let (port, mut took) = server(pipelining).await;
             let transport = SmtpTransport::new(Smtp {
+                name: "test".into(),
                 host: "127.0.0.1".into(),
                 port,
                 tls: Tls::None,

@@ -67,6 +67,15 @@ impl Via {
         }
     }
 
+    /// The relay's name (`host:port` unless configured), or the kind.
+    pub fn name(&self) -> String {
+        match self {
+            Via::Smtp(name) => name.clone(),
+            Via::Outbox => "outbox".into(),
+            Via::Memory => "memory".into(),
+        }
+    }
+
     pub fn is_real(&self) -> bool {
         matches!(self, Via::Smtp(_))
     }

@@ -198,16 +198,16 @@ pub async fn post(
     super::page(StatusCode::OK, pages::check_inbox(&app.list_name))
 }
 
-/// Sends one mail, logging (never showing) a failure.
-async fn send(app: &App, out: &Outgoing, what: &str) -> bool {
+/// Sends one mail, logging (never showing) a failure; where it went.
+async fn send(app: &App, out: &Outgoing, what: &str) -> Option<String> {
     match mailer::deliver(&app.project, out).await {
-        Ok(()) => {
+        Ok(via) => {
             log(&format!("{what} sent to {}", out.to));
-            true
+            Some(via)
         }
         Err(e) => {
             log(&format!("{what} to {} was not sent: {}", out.to, chain(&e)));
-            false
+            None
         }
     }
 }
@@ -293,17 +293,14 @@ pub async fn confirm_post(AxState(app): AxState<Arc<App>>, uri: Uri) -> Response
     for out in &welcome {
         delivered.push(send(&app, out, "welcome").await);
     }
-    if delivered.iter().any(|&d| d) {
-        let via = crate::app::send::Delivery::of(&app.project, false)
-            .via()
-            .as_stored();
+    if delivered.iter().any(Option::is_some) {
         let result = with_db(&app, move |s, _| {
-            let sent: Vec<&Outgoing> = welcome
+            let sent: Vec<(&Outgoing, &str)> = welcome
                 .iter()
                 .zip(&delivered)
-                .filter_map(|(o, &d)| d.then_some(o))
+                .filter_map(|(o, d)| Some((o, d.as_deref()?)))
                 .collect();
-            signup::record_welcome(s, &sent, &via, now)
+            signup::record_welcome(s, &sent, now)
         })
         .await;
         if let Err(e) = result {

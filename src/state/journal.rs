@@ -30,6 +30,8 @@ pub struct Outcome {
     pub attempts: u32,
     pub reply: String,
     pub message_id: String,
+    /// Where it went, as stored: `smtp:NAME`, `outbox`.
+    pub via: String,
 }
 
 /// What the journal holds for one issue.
@@ -138,13 +140,7 @@ impl State {
     }
 
     /// Records a batch of outcomes in one transaction (group commit).
-    pub fn record(
-        &mut self,
-        issue: &str,
-        via: &str,
-        outcomes: &[Outcome],
-        now: &str,
-    ) -> Result<()> {
+    pub fn record(&mut self, issue: &str, outcomes: &[Outcome], now: &str) -> Result<()> {
         self.transaction(|tx| {
             let mut st = tx.prepare_cached(
                 "INSERT INTO deliveries (issue, email, status, attempts, last_reply, message_id, updated_at, via)
@@ -163,11 +159,39 @@ impl State {
                     o.reply,
                     o.message_id,
                     now,
-                    via
+                    o.via
                 ])?;
             }
             Ok(())
         })
+    }
+
+    /// Messages that went through `via` (as stored) since `since` (RFC 3339,
+    /// UTC): what a relay's daily quota has used.
+    pub fn sent_via_since(&self, via: &str, since: &str) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM deliveries WHERE via = ?1 AND status = 'sent' AND updated_at >= ?2",
+                params![via, since],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many of an issue's deliveries each relay took, by name.
+    pub fn sent_by_relay(&self, issue: &str) -> Result<Vec<(String, u64)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT substr(via, 6), COUNT(*) FROM deliveries
+                 WHERE issue = ?1 AND status = 'sent' AND via LIKE 'smtp:%' GROUP BY via ORDER BY via",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([issue], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
     }
 
     pub fn counts(&self, issue: &str) -> Result<Counts> {
@@ -309,16 +333,22 @@ mod tests {
             attempts: 1,
             reply: "250 ok".into(),
             message_id: "<m>".into(),
+            via: "smtp:h:25".into(),
         };
         s.record(
             "i1",
-            "smtp:h:25",
             &[o("a@x.com", Status::Sent), o("b@x.com", Status::Failed)],
             "t1",
         )
         .unwrap();
-        s.record("i1", "outbox", &[o("c@x.com", Status::Sent)], "t1")
-            .unwrap();
+        let outbox = Outcome {
+            via: "outbox".into(),
+            ..o("c@x.com", Status::Sent)
+        };
+        s.record("i1", &[outbox], "t1").unwrap();
+        assert_eq!(s.sent_via_since("smtp:h:25", "t0").unwrap(), 1);
+        assert_eq!(s.sent_via_since("smtp:h:25", "t2").unwrap(), 0);
+        assert_eq!(s.sent_by_relay("i1").unwrap(), [("h:25".to_owned(), 1)]);
         let c = s.counts("i1").unwrap();
         assert_eq!((c.sent, c.outbox, c.failed, c.pending), (1, 1, 1, 0));
         assert!(s.delivered("i1", true).unwrap().contains("a@x.com"));

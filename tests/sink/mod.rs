@@ -112,6 +112,12 @@ impl Sink {
         }
     }
 
+    /// Kills the server (its connections reset) and keeps what it received.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

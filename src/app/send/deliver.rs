@@ -9,7 +9,7 @@ use super::plan::Reading;
 use super::{Plan, Summary, job};
 use crate::app::{Error, Result, exit};
 use crate::mail::{self, Recipient};
-use crate::send::{self, Observer};
+use crate::send::{self, Observer, Via};
 use crate::state::{RunRecord, SubStatus};
 
 impl Plan<'_> {
@@ -61,7 +61,7 @@ impl Plan<'_> {
             summary.exit_code = exit::OK;
             return Ok(summary);
         }
-        self.delivery.preflight()?;
+        summary.relay_notes = self.delivery.preflight()?;
         let issue = self.built.issue.id.to_string();
         let stamp = || crate::clock::now().to_rfc3339();
         let via = self.delivery.via();
@@ -80,8 +80,23 @@ impl Plan<'_> {
             summary.pending as u64,
             connections,
         )?;
-        let (handle, writer) = send::journal::start(state, issue, via, stamp);
-        let tally = self.delivery.run(job, Some(handle), observer)?;
+        // A relay's daily quota counts what it took in the last 24 hours,
+        // in this run's journal and every earlier one.
+        let since = (crate::clock::now() - chrono::Duration::hours(24)).to_rfc3339();
+        let mut used = std::collections::HashMap::new();
+        if let crate::app::send::Delivery::Smtp(relays) = &self.delivery {
+            for r in relays.iter().filter(|r| r.relay.rate_per_day.is_some()) {
+                let name = &r.relay.smtp.name;
+                used.insert(
+                    name.clone(),
+                    state.sent_via_since(&Via::Smtp(name.clone()).as_stored(), &since)?,
+                );
+            }
+        }
+        let (handle, writer) = send::journal::start(state, issue, stamp);
+        let tally = self.delivery.run(job, Some(handle), observer, &|name| {
+            Ok(used.get(name).copied().unwrap_or(0))
+        })?;
         let mut state = writer.join().map_err(|_| Error::JournalCrashed)?;
         state.set_status_all(&tally.hard_bounces, SubStatus::Bounced, &stamp())?;
         summary.sent = tally.sent;
@@ -99,6 +114,10 @@ impl Plan<'_> {
             _ => {}
         }
         summary.retries = tally.retries;
+        summary.quota_reached = tally.quota_reached;
+        if tally.relays.len() > 1 || tally.relays.iter().any(|r| r.quota_left.is_some()) {
+            summary.relays = tally.relays.clone();
+        }
         if summary.aborted.is_none() {
             summary.aborted = tally.aborted;
         }
@@ -121,14 +140,16 @@ impl Plan<'_> {
         if self.delivery.is_smtp() && summary.sent > 0 {
             summary.archive = Some(rebuild_archive(self.project));
         }
-        summary.exit_code =
-            if summary.sent == 0 && summary.aborted.is_some() && summary.failed.is_empty() {
-                exit::INVALID
-            } else if summary.failed.is_empty() && summary.not_attempted == 0 {
-                exit::OK
-            } else {
-                exit::SOME_FAILED
-            };
+        summary.exit_code = if summary.quota_reached && summary.failed.is_empty() {
+            // Nothing is wrong: the rest waits for the quota.
+            exit::SOME_FAILED
+        } else if summary.sent == 0 && summary.aborted.is_some() && summary.failed.is_empty() {
+            exit::INVALID
+        } else if summary.failed.is_empty() && summary.not_attempted == 0 {
+            exit::OK
+        } else {
+            exit::SOME_FAILED
+        };
         Ok(summary)
     }
 }

@@ -41,44 +41,74 @@ pub struct Request {
     pub outbox: bool,
 }
 
-/// The transport a send uses: the configured SMTP server, or the outbox.
+/// The transport a send uses: the configured SMTP relays, or the outbox.
 #[derive(Clone)]
 pub enum Delivery {
-    Smtp(Arc<SmtpTransport>),
+    /// One or more relays, in the configured order.
+    Smtp(Vec<Relayed>),
     Outbox(Arc<Outbox>),
 }
 
+/// A configured relay and its transport.
+#[derive(Clone)]
+pub struct Relayed {
+    pub transport: Arc<SmtpTransport>,
+    pub relay: crate::config::Relay,
+}
+
 impl Delivery {
-    /// The configured SMTP server, unless the outbox is asked for (here,
-    /// or by `[send] transport = "outbox"`) or there is no server.
+    /// The configured relays, unless the outbox is asked for (here, or by
+    /// `[send] transport = "outbox"`) or there is no server.
     pub fn of(project: &Project, outbox: bool) -> Delivery {
-        match &project.config.smtp {
-            Some(s) if !outbox && !project.config.send.outbox_chosen => {
-                Delivery::Smtp(Arc::new(SmtpTransport::new(s.clone())))
-            }
-            _ => Delivery::Outbox(Arc::new(Outbox::new(
-                project.config.paths.out.join("outbox"),
-            ))),
+        let relays = &project.config.relays;
+        if !relays.is_empty() && !outbox && !project.config.send.outbox_chosen {
+            return Delivery::Smtp(
+                relays
+                    .iter()
+                    .map(|r| Relayed {
+                        transport: Arc::new(SmtpTransport::new(r.smtp.clone())),
+                        relay: r.clone(),
+                    })
+                    .collect(),
+            );
         }
+        Delivery::Outbox(Arc::new(Outbox::new(
+            project.config.paths.out.join("outbox"),
+        )))
     }
 
     /// Whether the outbox was chosen rather than fallen back to.
     pub fn chosen(project: &Project, outbox: bool) -> bool {
-        outbox || project.config.send.outbox_chosen || project.config.smtp.is_some()
+        outbox || project.config.send.outbox_chosen || !project.config.relays.is_empty()
     }
 
     pub fn describe(&self) -> String {
         use send::Transport;
         match self {
-            Delivery::Smtp(t) => t.describe(),
+            Delivery::Smtp(relays) => relays
+                .iter()
+                .map(|r| match relays.len() {
+                    1 => r.transport.describe(),
+                    _ => format!("{} ({})", r.relay.smtp.name, r.transport.describe()),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
             Delivery::Outbox(t) => t.describe(),
         }
     }
 
+    /// Where a run goes, for its record: the relay, or `smtp:a, b` for
+    /// several (each delivery records its own relay).
     pub fn via(&self) -> Via {
         use send::Transport;
         match self {
-            Delivery::Smtp(t) => t.via(),
+            Delivery::Smtp(relays) => Via::Smtp(
+                relays
+                    .iter()
+                    .map(|r| r.relay.smtp.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
             Delivery::Outbox(t) => t.via(),
         }
     }
@@ -87,25 +117,68 @@ impl Delivery {
         matches!(self, Delivery::Smtp(_))
     }
 
-    /// Connects and logs in once before anything is queued, so a wrong
-    /// host, certificate or password sends nothing and fails fast.
-    pub fn preflight(&self) -> Result<()> {
-        if let Delivery::Smtp(t) = self {
-            super::runtime()?.block_on(t.preflight())?;
+    /// Connects and logs in to each relay before anything is queued, so a
+    /// wrong host, certificate or password sends nothing and fails fast.
+    /// With several relays, one that fails is reported (and tried again
+    /// during the send) as long as another works.
+    pub fn preflight(&self) -> Result<Vec<String>> {
+        let Delivery::Smtp(relays) = self else {
+            return Ok(Vec::new());
+        };
+        let rt = super::runtime()?;
+        let mut notes = Vec::new();
+        let mut first_error = None;
+        for r in relays {
+            match rt.block_on(r.transport.preflight()) {
+                Ok(()) => {}
+                Err(e) if relays.len() > 1 => {
+                    notes.push(format!(
+                        "relay {} can't be used now ({}); its share goes to the others, and it is tried again during the send",
+                        r.relay.smtp.name,
+                        send::chain(&e)
+                    ));
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(())
+        match first_error {
+            Some(e) if notes.len() == relays.len() => Err(e.into()),
+            _ => Ok(notes),
+        }
     }
 
-    /// Runs a job to the end on this transport.
+    /// Runs a job to the end on this transport. `sent_today` says how many
+    /// messages a relay took in the last 24 hours (its quota's use).
     fn run(
         &self,
         job: send::Job,
         journal: Option<send::journal::Handle>,
         observer: Arc<dyn send::Observer>,
+        sent_today: &dyn Fn(&str) -> Result<u64>,
     ) -> Result<send::Tally> {
         let rt = super::runtime()?;
         Ok(match self {
-            Delivery::Smtp(t) => rt.block_on(send::run(job, t.clone(), journal, observer)),
+            Delivery::Smtp(relays) => {
+                let mut lanes = Vec::new();
+                for r in relays {
+                    let quota = match r.relay.rate_per_day {
+                        Some(day) => Some(day.saturating_sub(sent_today(&r.relay.smtp.name)?)),
+                        None => None,
+                    };
+                    lanes.push(send::Lane {
+                        transport: r.transport.clone(),
+                        connections: r.relay.connections.unwrap_or(job.connections),
+                        weight: r.relay.weight,
+                        rate: send::rate::Limiter::new(
+                            r.relay.rate_per_second,
+                            r.relay.rate_per_hour,
+                        ),
+                        quota,
+                    });
+                }
+                rt.block_on(send::run_lanes(job, lanes, journal, observer))
+            }
             Delivery::Outbox(t) => rt.block_on(send::run(job, t.clone(), journal, observer)),
         })
     }
@@ -132,6 +205,12 @@ pub struct Summary {
     pub messages_per_second: f64,
     /// What rebuilding the archive after the send did.
     pub archive: Option<String>,
+    /// What each relay took, when there are several.
+    pub relays: Vec<send::RelayTally>,
+    /// Relays that could not be used when the send started.
+    pub relay_notes: Vec<String>,
+    /// Stopped at the relays' daily quotas: the rest goes out later.
+    pub quota_reached: bool,
     pub exit_code: u8,
 }
 
