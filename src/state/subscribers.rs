@@ -586,30 +586,30 @@ fn event(
     what: &str,
     detail: &str,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO subscriber_events (subscriber, at, event, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![id, now, what, detail],
-    )?;
+    )?
+    .execute(params![id, now, what, detail])?;
     Ok(())
 }
 
 fn insert(tx: &Transaction<'_>, row: &Incoming, source: &str, now: &str) -> rusqlite::Result<i64> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO subscribers (email, address, name, editions, status, source, consent_at,
            created_at, changed_at, change_reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
-        params![
-            row.email,
-            row.address,
-            row.name,
-            row.editions,
-            row.status.as_str(),
-            source,
-            row.consent_at,
-            now,
-            format!("added from {}", row.origin)
-        ],
-    )?;
+    )?
+    .execute(params![
+        row.email,
+        row.address,
+        row.name,
+        row.editions,
+        row.status.as_str(),
+        source,
+        row.consent_at,
+        now,
+        format!("added from {}", row.origin)
+    ])?;
     let id = tx.last_insert_rowid();
     event(
         tx,
@@ -630,26 +630,21 @@ fn set_status(
     now: &str,
 ) -> rusqlite::Result<(i64, bool)> {
     let found: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT id, status FROM subscribers WHERE email = ?1",
-            [key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT id, status FROM subscribers WHERE email = ?1")?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match found {
         Some((id, old)) if old == status.as_str() => Ok((id, false)),
         Some((id, _)) => {
-            tx.execute(
-                "UPDATE subscribers SET status = ?2, changed_at = ?3, change_reason = ?4 WHERE id = ?1",
+            tx.prepare_cached("UPDATE subscribers SET status = ?2, changed_at = ?3, change_reason = ?4 WHERE id = ?1")?.execute(
                 params![id, status.as_str(), now, reason],
             )?;
             event(tx, id, now, status.as_str(), reason)?;
             Ok((id, true))
         }
         None => {
-            tx.execute(
-                "INSERT INTO subscribers (email, address, status, source, created_at, changed_at, change_reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?4)",
+            tx.prepare_cached("INSERT INTO subscribers (email, address, status, source, created_at, changed_at, change_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?4)")?.execute(
                 params![key, address, status.as_str(), reason, now],
             )?;
             let id = tx.last_insert_rowid();
@@ -668,24 +663,20 @@ fn set_edition(
     now: &str,
 ) -> rusqlite::Result<bool> {
     let before: Option<bool> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT subscribed FROM edition_choices WHERE subscriber = ?1 AND edition = ?2",
-            params![id, edition],
-            |r| r.get(0),
-        )
+        )?
+        .query_row(params![id, edition], |r| r.get(0))
         .optional()?;
-    let (editions, status): (String, String) = tx.query_row(
-        "SELECT editions, status FROM subscribers WHERE id = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (editions, status): (String, String) = tx
+        .prepare_cached("SELECT editions, status FROM subscribers WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let was = before.unwrap_or_else(|| signed_up_for(&editions, edition));
     let mut changed = false;
     if before != Some(on) {
-        tx.execute(
-            "INSERT INTO edition_choices (subscriber, edition, subscribed, changed_at) VALUES (?1, ?2, ?3, ?4)
+        tx.prepare_cached("INSERT INTO edition_choices (subscriber, edition, subscribed, changed_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (subscriber, edition) DO UPDATE SET subscribed = excluded.subscribed,
-               changed_at = excluded.changed_at",
+               changed_at = excluded.changed_at")?.execute(
             params![id, edition, on, now],
         )?;
         changed = was != on;
@@ -700,8 +691,7 @@ fn set_edition(
     }
     let left = Status::parse(&status).is_some_and(Status::is_suppressed) || status == "removed";
     if on && left {
-        tx.execute(
-            "UPDATE subscribers SET status = 'active', changed_at = ?2, change_reason = ?3 WHERE id = ?1",
+        tx.prepare_cached("UPDATE subscribers SET status = 'active', changed_at = ?2, change_reason = ?3 WHERE id = ?1")?.execute(
             params![id, now, how],
         )?;
         event(tx, id, now, "active", how)?;
@@ -725,17 +715,12 @@ fn import(
     }
     for row in rows {
         if sync {
-            tx.execute(
-                "INSERT OR IGNORE INTO synced (email) VALUES (?1)",
-                [&row.email],
-            )?;
+            tx.prepare_cached("INSERT OR IGNORE INTO synced (email) VALUES (?1)")?
+                .execute([&row.email])?;
         }
         let forgotten = tx
-            .query_row(
-                "SELECT 1 FROM forgotten WHERE hash = ?1",
-                [&row.hash],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM forgotten WHERE hash = ?1")?
+            .query_row([&row.hash], |_| Ok(()))
             .optional()?
             .is_some();
         if forgotten {
@@ -755,8 +740,7 @@ fn import(
         };
         for (id, address) in gone {
             let why = format!("no longer listed in {}", source.trim_start_matches("sync:"));
-            tx.execute(
-                "UPDATE subscribers SET status = 'removed', changed_at = ?2, change_reason = ?3 WHERE id = ?1",
+            tx.prepare_cached("UPDATE subscribers SET status = 'removed', changed_at = ?2, change_reason = ?3 WHERE id = ?1")?.execute(
                 params![id, now, why],
             )?;
             event(tx, id, now, "removed", &why)?;
@@ -774,11 +758,10 @@ fn import_one(
     report: &mut Imported,
 ) -> rusqlite::Result<()> {
     let known: Option<(i64, String, Option<String>, String)> = tx
-        .query_row(
-            "SELECT id, status, name, editions FROM subscribers WHERE email = ?1",
-            [&row.email],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
+        .prepare_cached("SELECT id, status, name, editions FROM subscribers WHERE email = ?1")?
+        .query_row([&row.email], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()?;
     let Some((id, status, name, editions)) = known else {
         insert(tx, row, source, now)?;
@@ -819,9 +802,8 @@ fn import_one(
         return Ok(());
     }
     let name = row.name.clone().or(name);
-    tx.execute(
-        "UPDATE subscribers SET name = ?2, editions = ?3, status = ?4, source = CASE WHEN ?5 THEN ?6 ELSE source END,
-           changed_at = ?7, change_reason = ?8 WHERE id = ?1",
+    tx.prepare_cached("UPDATE subscribers SET name = ?2, editions = ?3, status = ?4, source = CASE WHEN ?5 THEN ?6 ELSE source END,
+           changed_at = ?7, change_reason = ?8 WHERE id = ?1")?.execute(
         params![
             id,
             name,
