@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use common::{SUNDAY, Sample, openssl, text};
+use common::{SUNDAY, Sample, text};
 
 const PASSWORD: &str = "s3cret-pa55word";
 
@@ -18,68 +18,6 @@ fn tools() -> bool {
             "Python's aiosmtpd (pip install aiosmtpd)",
             &["python3", "-c", "import aiosmtpd"],
         )
-}
-
-/// A CA and a server certificate for `localhost` signed by it.
-fn certificates(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-subj",
-            "/CN=almanac test CA",
-            "-days",
-            "2",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
 }
 
 struct Server {
@@ -151,7 +89,7 @@ fn delivered_over_tls_with_auth(mode: &str, url: impl Fn(u16) -> String) {
         return;
     }
     let s = Sample::new();
-    certificates(s.root());
+    common::certificates(s.root());
     let server = start(&s, mode);
     configure(&s, &url(server.port), true);
     let out = send(&s, PASSWORD);
@@ -192,7 +130,7 @@ fn an_untrusted_certificate_stops_the_send() {
         return;
     }
     let s = Sample::new();
-    certificates(s.root());
+    common::certificates(s.root());
     let server = start(&s, "starttls");
     configure(
         &s,

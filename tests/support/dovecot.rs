@@ -83,7 +83,11 @@ impl Dovecot {
         };
         let mail_owner = root.then(|| (uid.parse().unwrap(), gid.parse().unwrap()));
 
-        certificates(dir.path());
+        super::common::certificates(dir.path());
+        // Dovecot reads the key as root before dropping privileges; keep
+        // it private anyway.
+        set_mode(&dir.path().join("server.key"), 0o600);
+        set_mode(&dir.path().join("ca.key"), 0o600);
         let d = dir.path().display();
         fs::write(
             dir.path().join("passwd"),
@@ -392,72 +396,4 @@ fn is_root() -> bool {
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// A throwaway CA, and a certificate it signed for `localhost` and
-/// 127.0.0.1 (the client is given only the CA, as a real one would be).
-fn certificates(dir: &Path) {
-    use super::common::openssl;
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-subj",
-            "/CN=almanac test IMAP CA",
-            "-days",
-            "2",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-    // Dovecot reads the key as root before dropping privileges; keep it
-    // private anyway.
-    set_mode(&dir.join("server.key"), 0o600);
-    set_mode(&dir.join("ca.key"), 0o600);
 }
