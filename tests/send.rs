@@ -584,3 +584,24 @@ fn password_command_runs_only_when_a_connection_needs_it() {
     assert!(!text(&out).contains("hunter2"), "{}", text(&out));
     assert_eq!(s.read("password-command.log"), "ran\n");
 }
+
+#[test]
+fn quiet_says_nothing_when_everyone_got_it_and_speaks_when_not() {
+    let Some(sink) = Sink::start(&[]) else { return };
+    let s = sample_with(3);
+    let out = send(&s, &sink, &["--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(common::stdout(&out), "", "{}", text(&out));
+    assert_eq!(sink.counts().len(), sunday_recipients(3));
+
+    // A relay that refuses everyone: the summary comes back.
+    let refusing = Sink::start(&["-f", "rcpt"]).unwrap();
+    let s = sample_with(3);
+    let out = send(&s, &refusing, &["--quiet"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let said = common::stdout(&out);
+    assert!(
+        said.contains(&format!("failed {}", sunday_recipients(3))),
+        "{said}"
+    );
+}

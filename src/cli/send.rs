@@ -41,6 +41,10 @@ pub struct Args {
     /// Print the summary as JSON on standard output.
     #[arg(long)]
     pub json: bool,
+    /// No progress bar, and no summary when everyone got it (for cron:
+    /// output then means something needs a look).
+    #[arg(long, short, conflicts_with = "json")]
+    pub quiet: bool,
     /// Write the messages to out/outbox/ (delivered to nobody) even if an
     /// SMTP server is configured.
     #[arg(long)]
@@ -77,11 +81,15 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let (built, lock) = if args.due {
         match app::send::due::due(&project, now, args.outbox)? {
             DueNow::Idle(line) => {
-                println!("{line}");
+                if !args.quiet {
+                    println!("{line}");
+                }
                 return Ok(exit::OK);
             }
             DueNow::Send { built, lock, line } => {
-                println!("{line}");
+                if !args.quiet {
+                    println!("{line}");
+                }
                 (*built, Some(lock))
             }
         }
@@ -112,10 +120,16 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     if !(args.due || args.yes || plan.summary.pending == 0 || confirm(&plan)) {
         return Err(Error::Declined);
     }
-    let progress = Arc::new(Progress::new(plan.summary.pending as u64, args.json));
-    let summary = plan.execute(progress.clone());
+    let progress = Arc::new(Progress::new(
+        plan.summary.pending as u64,
+        args.json || args.quiet,
+    ));
+    let summary = plan.execute(progress.clone())?;
     progress.finish();
-    Ok(super::summary::finish(&summary?, args.json))
+    if args.quiet && summary.exit_code == exit::OK {
+        return Ok(exit::OK);
+    }
+    Ok(super::summary::finish(&summary, args.json))
 }
 
 fn warn(warnings: &[String]) {
