@@ -39,7 +39,7 @@ fn sync(project: &Project, state: &mut State, path: &Path, now: DateTime<Utc>) -
     let list = subscribers::read(path, &project.editions(), None)?;
     let rows = incoming(project, path, &list.rows);
     let source = format!("sync:{}", path.display());
-    let imported = state.import(&rows, &source, true, false, &now.to_rfc3339())?;
+    let imported = state.import(rows, &source, true, false, &now.to_rfc3339())?;
     Ok(Synced {
         path: path.to_owned(),
         imported,
@@ -47,21 +47,24 @@ fn sync(project: &Project, state: &mut State, path: &Path, now: DateTime<Utc>) -
     })
 }
 
-/// Rows as the database takes them.
-fn incoming(project: &Project, path: &Path, rows: &[subscribers::Row]) -> Vec<Incoming> {
+/// Rows as the database takes them, made one at a time as the import takes them: at a million rows the
+/// whole list over again would be some hundreds of megabytes.
+fn incoming<'a>(
+    project: &Project,
+    path: &'a Path,
+    rows: &'a [subscribers::Row],
+) -> impl Iterator<Item = Incoming> + 'a {
     let key = token_key(&project.config);
-    rows.iter()
-        .map(|r| Incoming {
-            origin: format!("{}:{}", path.display(), r.line),
-            email: r.email.key(),
-            address: r.email.to_string(),
-            name: r.name.as_ref().map(Line::to_string),
-            editions: r.wants.stored(),
-            status: r.status,
-            consent_at: r.consent_at.clone(),
-            hash: key.hash(&r.email),
-        })
-        .collect()
+    rows.iter().map(move |r| Incoming {
+        origin: format!("{}:{}", path.display(), r.line),
+        email: r.email.key(),
+        address: r.email.to_string(),
+        name: r.name.as_ref().map(Line::to_string),
+        editions: r.wants.stored(),
+        status: r.status,
+        consent_at: r.consent_at.clone(),
+        hash: key.hash(&r.email),
+    })
 }
 
 /// What `subscribers import` did.
@@ -88,7 +91,7 @@ pub fn import(
     let (mut state, _) = open(project, now)?;
     let rows = incoming(project, file, &list.rows);
     let source = format!("import:{}", file.display());
-    let imported = state.import(&rows, &source, false, dry_run, &now.to_rfc3339())?;
+    let imported = state.import(rows, &source, false, dry_run, &now.to_rfc3339())?;
     Ok(ImportReport {
         format: list.format,
         imported,

@@ -491,7 +491,7 @@ impl State {
     /// and rolls back.
     pub fn import(
         &mut self,
-        rows: &[Incoming],
+        rows: impl IntoIterator<Item = Incoming>,
         source: &str,
         sync: bool,
         dry_run: bool,
@@ -702,7 +702,7 @@ fn set_edition(
 
 fn import(
     tx: &Transaction<'_>,
-    rows: &[Incoming],
+    rows: impl IntoIterator<Item = Incoming>,
     source: &str,
     sync: bool,
     now: &str,
@@ -727,7 +727,7 @@ fn import(
             report.forgotten += 1;
             continue;
         }
-        import_one(tx, row, source, now, report)?;
+        import_one(tx, &row, source, now, report)?;
     }
     if sync {
         let gone: Vec<(i64, String)> = {
