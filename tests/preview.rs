@@ -213,7 +213,9 @@ fn index_lists_issues_and_each_page_shows_the_email() {
         for frame in [
             format!(r#"id="desktop" src="/issue/{id}/email.html" width="640""#),
             format!(r#"id="phone" src="/issue/{id}/email.html" width="375""#),
-            format!(r#"id="dark" src="/issue/{id}/dark.html" width="375""#),
+            format!(r#"data-dark="/issue/{id}/dark.html""#),
+            r#"id="dark-toggle""#.to_owned(),
+            r#"id="tab-text""#.to_owned(),
         ] {
             assert!(page.body.contains(&frame), "{id}: no {frame}");
         }
@@ -221,6 +223,7 @@ fn index_lists_issues_and_each_page_shows_the_email() {
             "Plain text",
             "Headers",
             "Checks",
+            "Hi Sample Reader,",
             "of 102 KB",
             "Subject: ",
             "Links",
@@ -491,7 +494,7 @@ const PROBE: &str = r#"(() => {
     phoneWidth: el("phone") ? el("phone").getBoundingClientRect().width : null,
     phoneViewport: doc("phone") ? doc("phone").documentElement.clientWidth : null,
     lightBackground: bg("desktop"),
-    darkBackground: bg("dark"),
+    phoneBackground: bg("phone"),
     plain: el("plain") ? el("plain").textContent : null,
   };
 })()"#;
@@ -533,7 +536,7 @@ fn chromium_shows_the_frames_and_follows_edits_live() {
     let guide = guide_title(&sample);
     let page = browser.wait_for("the frames to load", PROBE, Duration::from_secs(10), |v| {
         let ready = |k: &str| v[k].as_str().is_some();
-        ready("desktop") && ready("phoneText") && ready("darkBackground")
+        ready("desktop") && ready("phoneText") && ready("lightBackground")
     });
     if let Some(path) = std::env::var_os("ALMANAC_PREVIEW_SCREENSHOT") {
         browser.screenshot(std::path::Path::new(&path));
@@ -560,11 +563,7 @@ fn chromium_shows_the_frames_and_follows_edits_live() {
     assert!(page["phoneViewport"].as_f64().unwrap() <= 375.0);
     assert!(page["desktopWidth"].as_f64().unwrap() >= 600.0, "{page:#}");
     let light = page["lightBackground"].as_str().unwrap();
-    let dark = page["darkBackground"].as_str().unwrap();
-    assert!(
-        brightness(light) > 200 && brightness(dark) < 80,
-        "light frame {light}, dark frame {dark}"
-    );
+    assert!(brightness(light) > 200, "light frame {light}");
 
     // A link in the email opens a new tab instead of replacing the frame
     // (most sites refuse to be framed).
@@ -645,4 +644,324 @@ fn the_terminal_logs_each_rebuild_and_error_and_a_trailing_slash_works() {
     let _ = preview.get(&format!("/issue/{MIDWEEK}"));
     wait_log(&format!("{MIDWEEK} does not build:"));
     wait_log(&format!("issues/{MIDWEEK}/issue.toml:"));
+}
+
+// ---------------------------------------------------------------------------
+// As a given subscriber
+
+/// Ada has a name, Bob has none; both get every edition. Carol gets only
+/// the midweek edition.
+const READERS: &str = "email,name,editions\n\
+    ada@example.com,Ada Lovelace,both\n\
+    bob@example.org,,both\n\
+    carol@example.net,Carol,midweek\n";
+
+/// The decoded body of the `text/html` or `text/plain` part of a message,
+/// with LF line ends.
+fn part(message: &str, content_type: &str) -> String {
+    let boundary = message
+        .split("boundary=\"")
+        .nth(1)
+        .and_then(|b| b.split('"').next())
+        .expect("a multipart boundary");
+    let part = message
+        .split(&format!("--{boundary}"))
+        .find(|p| p.contains(&format!("Content-Type: {content_type};")))
+        .unwrap_or_else(|| panic!("no {content_type} part"));
+    let body = part.split_once("\r\n\r\n").expect("part headers").1;
+    let body = body.strip_suffix("\r\n").unwrap_or(body);
+    let decoded = quoted_printable::decode(body, quoted_printable::ParseMode::Robust)
+        .expect("quoted-printable");
+    String::from_utf8(decoded)
+        .expect("UTF-8")
+        .replace("\r\n", "\n")
+}
+
+/// The outbox message whose To header names `address`.
+fn outbox_message(sample: &Sample, address: &str) -> String {
+    std::fs::read_dir(sample.path("out/outbox"))
+        .expect("the outbox")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).expect("a message"))
+        .find(|m| {
+            m.lines().any(|l| {
+                l.starts_with("To: ")
+                    && (l.contains(&format!("<{address}>"))
+                        || l.trim_end() == format!("To: {address}"))
+            })
+        })
+        .unwrap_or_else(|| panic!("no message to {address} in the outbox"))
+}
+
+fn greeting_fallback(sample: &Sample) -> String {
+    let config: toml::Table = sample.read("newsletter.toml").parse().unwrap();
+    config["newsletter"]["greeting_fallback"]
+        .as_str()
+        .expect("a greeting_fallback")
+        .to_owned()
+}
+
+#[test]
+fn as_renders_the_email_a_named_or_unnamed_subscriber_gets_and_an_unknown_address_is_a_message() {
+    let sample = Sample::new();
+    sample.write("subscribers.example.csv", READERS);
+    let preview = Preview::start(&sample, &[]);
+    let fallback = greeting_fallback(&sample);
+
+    // The page offers the subscribers, and its frames ask for Ada's copy.
+    let page = preview.get(&format!("/issue/{SUNDAY}?as=ada@example.com"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!(
+            r#"id="desktop" src="/issue/{SUNDAY}/email.html?as=ada%40example.com""#
+        )),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<option value="ada@example.com">Ada Lovelace</option>"#)
+    );
+    assert!(
+        page.body.contains(r#"value="ada@example.com""#),
+        "the picker shows the address"
+    );
+    assert!(
+        page.body.contains("Hi Ada Lovelace,"),
+        "the plain-text tab is hers"
+    );
+    assert!(!page.body.contains("Sample Reader"));
+
+    let html = |who: &str, id: &str| preview.get(&format!("/issue/{id}/email.html?as={who}"));
+    let ada = html("ada@example.com", SUNDAY);
+    assert_eq!(ada.status, 200);
+    assert!(ada.body.contains("Hi Ada Lovelace,"), "{}", ada.body);
+    let bob = html("bob%40example.org", SUNDAY);
+    assert_eq!(bob.status, 200);
+    assert!(
+        bob.body.contains(&format!("Hi {fallback},")),
+        "no fallback greeting:\n{}",
+        bob.body
+    );
+    assert!(!bob.body.contains("Sample Reader") && !bob.body.contains("Hi ,"));
+    let headers = preview.get(&format!("/issue/{SUNDAY}/message.eml?as=ada@example.com"));
+    assert!(
+        headers
+            .body
+            .contains(r#"To: "Ada Lovelace" <ada@example.com>"#),
+        "{}",
+        headers.body
+    );
+
+    // Byte for byte what a send puts in each reader's message: the same
+    // greeting (or fallback), the same unsubscribe and manage links.
+    sample.run_ok(&["send", SUNDAY, "--yes"]);
+    for who in ["ada@example.com", "bob@example.org"] {
+        let message = outbox_message(&sample, who);
+        let html = preview.get(&format!("/issue/{SUNDAY}/email.html?as={who}"));
+        assert_eq!(
+            html.body,
+            part(&message, "text/html"),
+            "{who}: HTML differs from the sent one"
+        );
+        let text = preview.get(&format!("/issue/{SUNDAY}/email.txt?as={who}"));
+        assert_eq!(
+            text.body,
+            part(&message, "text/plain"),
+            "{who}: text differs from the sent one"
+        );
+    }
+    // The sample reader's links are not any subscriber's.
+    let sample_html = preview.get(&format!("/issue/{SUNDAY}/email.html"));
+    assert!(sample_html.body.contains("Hi Sample Reader,"));
+
+    // Someone a send of this issue skips: shown, and said so.
+    let carol = preview.get(&format!("/issue/{SUNDAY}?as=carol@example.net"));
+    assert_eq!(carol.status, 200);
+    assert!(
+        carol
+            .body
+            .contains("A send of this issue skips them: they do not get the sunday edition"),
+        "{}",
+        carol.body
+    );
+    // A blank address is the sample reader.
+    let blank = preview.get(&format!("/issue/{SUNDAY}/email.html?as="));
+    assert_eq!(blank.status, 200);
+    assert!(blank.body.contains("Hi Sample Reader,"));
+
+    // Not on the list: a page that says so, with the picker; no crash.
+    let unknown = preview.get(&format!("/issue/{SUNDAY}?as=nobody@example.com"));
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert!(
+        unknown
+            .body
+            .contains("no subscriber has the address nobody@example.com"),
+        "{}",
+        unknown.body
+    );
+    assert!(unknown.body.contains(r#"id="as""#) && unknown.body.contains("sample reader"));
+    let frame = preview.get(&format!("/issue/{SUNDAY}/email.html?as=nobody@example.com"));
+    assert_eq!(frame.status, 404);
+    assert!(
+        frame
+            .body
+            .contains("no subscriber has the address nobody@example.com")
+    );
+    for bad in ["not-an-address", "%ff%fe", "a@b@c", "%3Cscript%3E"] {
+        let r = preview.get(&format!("/issue/{SUNDAY}?as={bad}"));
+        assert_eq!(r.status, 400, "?as={bad}: {}", r.body);
+        assert!(r.body.contains("email address"), "?as={bad}: {}", r.body);
+        // Only the page's own script: the address is escaped.
+        assert_eq!(r.body.matches("<script>").count(), 1, "?as={bad}");
+    }
+    // An unknown issue stays a 404 whoever it is for.
+    let r = preview.get("/issue/2099-01-01-midweek?as=ada@example.com");
+    assert_eq!(r.status, 404);
+    // The server is still there.
+    assert_eq!(preview.get("/").status, 200);
+    assert_eq!(preview.get(&format!("/issue/{SUNDAY}")).status, 200);
+}
+
+// ---------------------------------------------------------------------------
+// A laptop screen, in Chromium
+
+/// The frames' boxes and what the tabs and the toggle show.
+const LAYOUT: &str = r#"(() => {
+  const el = id => document.getElementById(id);
+  const box = id => { const r = el(id).getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width }; };
+  const doc = id => {
+    const d = el(id) && el(id).contentDocument;
+    return d && d.readyState === "complete" && d.body && d.body.innerText.trim() ? d : null;
+  };
+  const bg = id => {
+    const d = doc(id);
+    return d ? getComputedStyle(d.querySelector(".container") || d.body).backgroundColor : null;
+  };
+  const shown = id => !!el(id) && el(id).getClientRects().length > 0;
+  return {
+    viewport: document.documentElement.clientWidth,
+    desktop: el("desktop") ? box("desktop") : null,
+    phone: el("phone") ? box("phone") : null,
+    desktopBackground: bg("desktop"),
+    phoneBackground: bg("phone"),
+    desktopSrc: el("desktop") ? el("desktop").contentWindow.location.pathname : null,
+    emailShown: shown("panel-email"),
+    textShown: shown("panel-text"),
+    plain: shown("plain") ? el("plain").innerText : null,
+    pressed: el("dark-toggle") ? el("dark-toggle").getAttribute("aria-pressed") : null,
+    search: location.search,
+    reloaded: !window.almanacBeforeReload,
+  };
+})()"#;
+
+fn click(browser: &mut browser::Browser, id: &str) {
+    let clicked = browser.eval(&format!(
+        r#"(() => {{ const e = document.getElementById("{id}"); if (!e) return false; e.click(); return true; }})()"#
+    ));
+    assert_eq!(clicked, Value::Bool(true), "no #{id} to click");
+}
+
+/// Both frames inside the viewport, side by side (the phone to the right
+/// of the desktop, not wrapped under it), above the fold.
+fn assert_side_by_side(v: &Value, width: f64, height: f64) {
+    let d = &v["desktop"];
+    let p = &v["phone"];
+    let f = |b: &Value, k: &str| b[k].as_f64().unwrap_or(f64::NAN);
+    for (name, b) in [("desktop", d), ("phone", p)] {
+        assert!(
+            f(b, "left") >= 0.0 && f(b, "right") <= width,
+            "{width}px: the {name} frame is outside the viewport: {v:#}"
+        );
+        assert!(
+            f(b, "top") < height / 2.0,
+            "{width}px: the {name} frame starts below the fold: {v:#}"
+        );
+    }
+    assert!(
+        f(p, "left") >= f(d, "right") && f(p, "top") < f(d, "bottom"),
+        "{width}px: the phone frame is not beside the desktop one: {v:#}"
+    );
+    assert_eq!(
+        f(d, "width"),
+        642.0,
+        "the desktop frame is 640 px plus its border"
+    );
+    assert_eq!(f(p, "width"), 375.0);
+}
+
+#[test]
+fn chromium_at_1366x768_shows_both_frames_side_by_side_a_text_tab_and_a_dark_toggle() {
+    if !browser::available() {
+        return;
+    }
+    let sample = Sample::new();
+    let preview = Preview::start(&sample, &[]);
+    let mut browser = browser::Browser::launch(&preview.url(&format!("/issue/{MIDWEEK}")));
+    browser.viewport(1366, 768);
+    let long = Duration::from_secs(10);
+    let timeout = Duration::from_secs(5);
+    let loaded = |v: &Value| v["desktopBackground"].is_string() && v["phoneBackground"].is_string();
+    let v = browser.wait_for("the frames at 1366×768", LAYOUT, long, loaded);
+    if let Some(path) = std::env::var_os("ALMANAC_PREVIEW_SCREENSHOT") {
+        browser.screenshot(std::path::Path::new(&path));
+    }
+    assert_eq!(v["viewport"].as_f64(), Some(1366.0), "{v:#}");
+    assert_side_by_side(&v, 1366.0, 768.0);
+    assert!(v["emailShown"] == true && v["textShown"] == false, "{v:#}");
+    let light = |k: &str, v: &Value| v[k].as_str().is_some_and(|c| brightness(c) > 200);
+    assert!(
+        light("desktopBackground", &v) && light("phoneBackground", &v),
+        "{v:#}"
+    );
+
+    // 1280 px, the narrowest the issue asks for, still has them side by side.
+    browser.viewport(1280, 800);
+    let v = browser.wait_for("the layout at 1280 px", LAYOUT, timeout, |v| {
+        v["viewport"].as_f64() == Some(1280.0)
+    });
+    assert_side_by_side(&v, 1280.0, 800.0);
+    browser.viewport(1366, 768);
+
+    // The plain-text tab shows the text part, exactly as served.
+    let served = preview.get(&format!("/issue/{MIDWEEK}/email.txt")).body;
+    click(&mut browser, "tab-text");
+    let v = browser.wait_for("the text tab", LAYOUT, timeout, |v| v["textShown"] == true);
+    assert_eq!(v["emailShown"], false, "{v:#}");
+    assert_eq!(fold(v["plain"].as_str().unwrap_or("")), fold(&served));
+    assert!(
+        v["search"].as_str().unwrap_or("").contains("view=text"),
+        "{v:#}"
+    );
+    click(&mut browser, "tab-email");
+    browser.wait_for("the email tab", LAYOUT, timeout, |v| {
+        v["emailShown"] == true && v["textShown"] == false
+    });
+
+    // The toggle turns both frames dark, in place, and survives a reload.
+    click(&mut browser, "dark-toggle");
+    let dark = |v: &Value| {
+        let dim = |k: &str| v[k].as_str().is_some_and(|c| brightness(c) < 80);
+        dim("desktopBackground") && dim("phoneBackground")
+    };
+    let v = browser.wait_for("dark frames", LAYOUT, timeout, dark);
+    assert_eq!(v["pressed"], "true");
+    assert_eq!(
+        v["desktopSrc"].as_str(),
+        Some(format!("/issue/{MIDWEEK}/dark.html").as_str())
+    );
+    assert_side_by_side(&v, 1366.0, 768.0);
+    browser.eval("window.almanacBeforeReload = true; location.reload()");
+    let v = browser.wait_for("dark frames after a reload", LAYOUT, long, |v| {
+        v["reloaded"] == true && dark(v) && v["pressed"] == "true"
+    });
+    assert!(
+        v["search"].as_str().unwrap_or("").contains("dark=1"),
+        "{v:#}"
+    );
+    click(&mut browser, "dark-toggle");
+    let v = browser.wait_for("light frames again", LAYOUT, timeout, |v| {
+        v["pressed"] == "false" && light("desktopBackground", v) && light("phoneBackground", v)
+    });
+    assert_eq!(v["search"].as_str(), Some(""), "{v:#}");
 }

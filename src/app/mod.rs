@@ -30,7 +30,7 @@ pub mod subscribers;
 pub mod suppress;
 
 pub use error::{Error, Result, exit, summary};
-pub use project::{Built, Project, SAMPLE_EMAIL, SAMPLE_NAME};
+pub use project::{Built, Project, Reader, SAMPLE_EMAIL, SAMPLE_NAME};
 
 /// The async runtime for sends and proofs.
 fn runtime() -> Result<tokio::runtime::Runtime> {

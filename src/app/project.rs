@@ -10,10 +10,11 @@ use super::{Error, Result};
 use crate::config::{Config, Env};
 use crate::content::{self, Issue};
 use crate::diag::{Problem, Problems};
-use crate::domain::{EditionId, Email, IssueId};
+use crate::domain::{EditionId, Email, IssueId, Line};
 use crate::layouts::Layouts;
 use crate::mail::{self, Recipient};
-use crate::render::{self, Field, Rendered, lint};
+use crate::render::{self, Rendered, lint};
+use crate::state::SubStatus;
 
 #[derive(Clone)]
 pub struct Project {
@@ -35,6 +36,55 @@ pub struct Built {
 pub const SAMPLE_NAME: &str = "Sample Reader";
 pub const SAMPLE_ID: i64 = 0;
 pub const SAMPLE_EMAIL: &str = "reader@example.com";
+
+/// Whom built files are filled in for: the sample recipient, or a stored
+/// subscriber as a send addresses them (`subscribers::reader`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reader {
+    /// The subscriber's id, which their tokens name; `SAMPLE_ID` for the sample.
+    pub id: i64,
+    pub email: Email,
+    /// `None` when they gave none: the greeting then uses the fallback.
+    pub name: Option<Line>,
+    /// Where they stand, `None` for the sample.
+    pub status: Option<SubStatus>,
+    /// The editions a send of each would reach them with.
+    pub editions: Vec<EditionId>,
+}
+
+impl Reader {
+    pub fn sample() -> Reader {
+        Reader {
+            id: SAMPLE_ID,
+            email: SAMPLE_EMAIL.parse().expect("valid sample address"),
+            name: Line::new(SAMPLE_NAME, "the sample name", 100).ok(),
+            status: None,
+            editions: Vec::new(),
+        }
+    }
+
+    pub fn is_sample(&self) -> bool {
+        self.status.is_none()
+    }
+
+    /// Why a send of `edition` would not reach them, if it would not.
+    pub fn skipped_by(&self, edition: &EditionId) -> Option<String> {
+        match self.status {
+            None => None,
+            Some(SubStatus::Active) if self.editions.contains(edition) => None,
+            Some(SubStatus::Active) => Some(format!("they do not get the {edition} edition")),
+            Some(status) => Some(format!("they are {status}")),
+        }
+    }
+
+    fn recipient(&self) -> Recipient<'_> {
+        Recipient {
+            id: self.id,
+            email: &self.email,
+            name: self.name.as_ref().map(Line::as_str),
+        }
+    }
+}
 
 impl Project {
     /// Loads `newsletter.toml` (with the environment's overrides) and the
@@ -142,7 +192,12 @@ impl Project {
 
     /// The files of a build, by name, filled in for the sample recipient.
     pub fn files(&self, built: &Built) -> Vec<(&'static str, Vec<u8>)> {
-        let email: Email = SAMPLE_EMAIL.parse().expect("valid sample address");
+        self.files_for(built, &Reader::sample())
+    }
+
+    /// The files of a build, filled in for `reader` by the personalising
+    /// step of a send: their name (or the greeting fallback), their links.
+    pub fn files_for(&self, built: &Built, reader: &Reader) -> Vec<(&'static str, Vec<u8>)> {
         let key = mail::token_key(&self.config);
         let prepared = self.prepare(
             &built.issue,
@@ -150,36 +205,12 @@ impl Project {
             self.nominal_date(&built.issue),
             false,
         );
-        let recipient = Recipient {
-            id: SAMPLE_ID,
-            email: &email,
-            name: Some(SAMPLE_NAME),
-        };
+        let recipient = reader.recipient();
         let message = prepared.personalise(&recipient, &key);
-        let unsubscribe = prepared.unsubscribe_link(&key, SAMPLE_ID);
-        let manage = prepared.manage_link(&key, SAMPLE_ID);
-        let fill = |f: Field, html: bool| {
-            let v = match f {
-                Field::Name => SAMPLE_NAME.to_string(),
-                Field::Email => SAMPLE_EMAIL.to_string(),
-                Field::UnsubscribeUrl => unsubscribe.clone(),
-                Field::ManageUrl => manage.clone(),
-            };
-            if html {
-                render::personal::html_escape(&v)
-            } else {
-                v
-            }
-        };
+        let fill = |t, html| prepared.fill(t, html, &recipient, &key).into_bytes();
         vec![
-            (
-                "email.html",
-                built.rendered.html.fill(|f| fill(f, true)).into_bytes(),
-            ),
-            (
-                "email.txt",
-                built.rendered.text.fill(|f| fill(f, false)).into_bytes(),
-            ),
+            ("email.html", fill(&built.rendered.html, true)),
+            ("email.txt", fill(&built.rendered.text, false)),
             ("web.html", built.rendered.web.clone().into_bytes()),
             ("message.eml", message.bytes),
         ]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::{Error, Project, Result};
+use super::{Error, Project, Reader, Result};
 use crate::domain::{EditionId, Email, Line};
 use crate::mail::token_key;
 use crate::state::{Imported, Incoming, State, SubStatus, Subscriber};
@@ -152,6 +152,48 @@ pub fn each(
         }
     })?;
     Ok(synced)
+}
+
+/// A stored name as a send uses it: one that is empty or no longer valid
+/// counts as none, so the greeting falls back.
+pub(crate) fn stored_name(name: Option<&str>) -> Option<Line> {
+    name.and_then(|n| Line::new(n, "the name", 100).ok())
+}
+
+/// The subscriber with this address, as a send addresses them, whatever
+/// their status: the preview shows anyone's email, and says whether a
+/// send would reach them.
+pub fn reader(project: &Project, address: &str, now: DateTime<Utc>) -> Result<Reader> {
+    let email: Email = address.parse().map_err(Error::Invalid)?;
+    let (state, _) = open(project, now)?;
+    let Some(s) = state.subscriber(&email.key())? else {
+        return Err(Error::NotFound(format!(
+            "no subscriber has the address {email}; `almanac subscribers list` shows who is on the list"
+        )));
+    };
+    Ok(Reader {
+        id: s.id,
+        // As stored, as a send reads it; the key's case folding is for lookups.
+        email: s.address.parse().unwrap_or(email),
+        name: stored_name(s.name.as_deref()),
+        status: Some(s.status),
+        editions: project
+            .editions()
+            .into_iter()
+            .filter(|e| s.status == SubStatus::Active && s.wants(e.as_str()))
+            .collect(),
+    })
+}
+
+/// The first `limit` active readers, in the order they joined: enough
+/// to pick from without reading a large list whole.
+pub fn first(project: &Project, limit: usize, now: DateTime<Utc>) -> Result<Vec<Listed>> {
+    let (state, _) = open(project, now)?;
+    Ok(state
+        .subscribers_page(Some(SubStatus::Active), 0, limit)?
+        .iter()
+        .map(|s| listed(project, s))
+        .collect())
 }
 
 /// Readers by edition and status: `(edition or "*", status) → count`.

@@ -245,12 +245,36 @@ impl Prepared {
         })
     }
 
+    /// One recipient's field values, as their message carries them.
+    pub fn fields<'r>(&'r self, r: &'r Recipient<'r>, key: &TokenKey) -> Fields<'r> {
+        let token = key.make(r.id, &Purpose::Unsubscribe(self.edition.clone()));
+        self.fields_with(r, key, &token)
+    }
+
+    /// `fields`, with the unsubscribe token the headers also carry.
+    fn fields_with<'r>(&'r self, r: &'r Recipient<'r>, key: &TokenKey, token: &str) -> Fields<'r> {
+        Fields {
+            name: r.name.unwrap_or(&self.greeting_fallback),
+            email: r.email.as_str(),
+            unsubscribe: with_token(&self.unsubscribe_url, token),
+            manage: self.manage_link(key, r.id),
+        }
+    }
+
+    /// A rendered part (`html` or not) as one recipient reads it: the
+    /// values and escaping of their message, without the transfer
+    /// encoding. The preview shows this, so it cannot differ from a send.
+    pub fn fill(&self, t: &Template, html: bool, r: &Recipient<'_>, key: &TokenKey) -> String {
+        let fields = self.fields(r, key);
+        let part = if html { Part::Html } else { Part::Text };
+        t.fill(|f| escaped(fields.value(f), part))
+    }
+
     /// One recipient's headers and values.
     fn personal<'r>(&'r self, r: &'r Recipient<'r>, key: &TokenKey) -> Values<'r> {
         let message_id = self.message_id(r.email);
         let token = key.make(r.id, &Purpose::Unsubscribe(self.edition.clone()));
-        let unsubscribe = with_token(&self.unsubscribe_url, &token);
-        let manage = self.manage_link(key, r.id);
+        let fields = self.fields_with(r, key, &token);
         let mut h = String::with_capacity(512);
         match r.name {
             Some(n) => {
@@ -264,15 +288,13 @@ impl Prepared {
         let _ = write!(
             h,
             "List-Unsubscribe: <mailto:{}?subject=unsubscribe%20{token}>,\r\n <{unsubscribe}>\r\n",
-            self.unsubscribe_mailto
+            self.unsubscribe_mailto,
+            unsubscribe = fields.unsubscribe,
         );
         Values {
             message_id,
             headers: h,
-            name: r.name.unwrap_or(&self.greeting_fallback),
-            email: r.email.as_str(),
-            unsubscribe,
-            manage,
+            fields,
             encoded: Default::default(),
         }
     }
@@ -386,16 +408,41 @@ impl Single<'_> {
     }
 }
 
+/// One recipient's personal field values: their name or the greeting
+/// fallback, their address, and links with their tokens.
+pub struct Fields<'r> {
+    name: &'r str,
+    email: &'r str,
+    unsubscribe: String,
+    manage: String,
+}
+
+impl Fields<'_> {
+    pub fn value(&self, f: Field) -> &str {
+        match f {
+            Field::Name => self.name,
+            Field::Email => self.email,
+            Field::UnsubscribeUrl => &self.unsubscribe,
+            Field::ManageUrl => &self.manage,
+        }
+    }
+}
+
+/// A value as it goes into a part, before any transfer encoding.
+fn escaped(value: &str, part: Part) -> String {
+    match part {
+        Part::Html => html_escape(value),
+        Part::Text => value.to_owned(),
+    }
+}
+
 /// One recipient's personal headers and field values; each value is
 /// encoded for a part the first time that part needs it.
 struct Values<'r> {
     message_id: String,
     /// To, Message-ID and List-Unsubscribe, each ending in CRLF.
     headers: String,
-    name: &'r str,
-    email: &'r str,
-    unsubscribe: String,
-    manage: String,
+    fields: Fields<'r>,
     /// By field and part: the value quoted-printable encoded, then a soft
     /// line break, so it is a run of whole lines.
     encoded: [[Option<Vec<u8>>; 2]; 4],
@@ -403,18 +450,15 @@ struct Values<'r> {
 
 impl Values<'_> {
     fn value(&mut self, f: Field, part: Part) -> &[u8] {
-        let (i, value) = match f {
-            Field::Name => (0, self.name),
-            Field::Email => (1, self.email),
-            Field::UnsubscribeUrl => (2, self.unsubscribe.as_str()),
-            Field::ManageUrl => (3, self.manage.as_str()),
+        let i = match f {
+            Field::Name => 0,
+            Field::Email => 1,
+            Field::UnsubscribeUrl => 2,
+            Field::ManageUrl => 3,
         };
+        let fields = &self.fields;
         self.encoded[i][part as usize].get_or_insert_with(|| {
-            let value = match part {
-                Part::Html => html_escape(value),
-                Part::Text => value.to_owned(),
-            };
-            let mut enc = quoted_printable::encode(value.as_bytes());
+            let mut enc = quoted_printable::encode(escaped(fields.value(f), part).as_bytes());
             enc.extend_from_slice(b"=\r\n");
             enc
         })

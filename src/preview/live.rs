@@ -6,10 +6,15 @@ use std::path::{Path, PathBuf};
 
 use super::{Snapshot, Source, Watched};
 use crate::app::lifecycle::IssueState;
-use crate::app::{Error, Project};
+use crate::app::subscribers::Listed;
+use crate::app::{Error, Project, Reader};
 use crate::config::Env;
 use crate::diag::Problems;
 use crate::domain::IssueId;
+
+/// How many subscribers the reader picker offers; any other address can
+/// still be typed in.
+const READERS_OFFERED: usize = 50;
 
 pub struct Live {
     pub config: PathBuf,
@@ -32,10 +37,10 @@ impl Source for Live {
         crate::app::lifecycle::all(&project, crate::clock::now(), usize::MAX)
     }
 
-    fn render(&self, id: &IssueId) -> Result<Snapshot, Error> {
+    fn render(&self, id: &IssueId, reader: &Reader) -> Result<Snapshot, Error> {
         let project = self.project()?;
         let built = project.built(Some(id.as_str()))?;
-        let mut files = project.files(&built);
+        let mut files = project.files_for(&built, reader);
         let mut take = |name: &str| {
             files
                 .iter_mut()
@@ -54,6 +59,7 @@ impl Source for Live {
         }
         let from = &project.config.newsletter.from;
         Ok(Snapshot {
+            edition: built.issue.edition.clone(),
             subject: built.issue.subject.as_str().to_owned(),
             preheader: built.issue.preheader.as_str().to_owned(),
             from: match &from.name {
@@ -67,6 +73,16 @@ impl Source for Live {
             lint: built.lint,
             warnings: built.warnings,
         })
+    }
+
+    fn reader(&self, address: &str) -> Result<Reader, Error> {
+        let project = self.project()?;
+        crate::app::subscribers::reader(&project, address, crate::clock::now())
+    }
+
+    fn readers(&self) -> Result<Vec<Listed>, Error> {
+        let project = self.project()?;
+        crate::app::subscribers::first(&project, READERS_OFFERED, crate::clock::now())
     }
 
     fn watched(&self) -> Watched {

@@ -1,6 +1,7 @@
 //! `almanac preview`: a loopback-only web server that shows each issue as it
-//! will be sent (desktop, phone and dark-mode frames, plain text, headers,
-//! lint) and reloads the open page whenever a source file is saved.
+//! will be sent (desktop and phone frames, light or dark, plain text,
+//! headers, lint), for the sample reader or any subscriber (`?as=ADDRESS`),
+//! and reloads the open page whenever a source file is saved.
 //!
 //! The server knows HTTP, pages and file watching, not how an issue is
 //! built: it asks a [`Source`], and `Live` renders through the application
@@ -19,8 +20,10 @@ mod watch;
 
 use std::path::PathBuf;
 
+use crate::app::Reader;
+use crate::app::subscribers::Listed;
 use crate::diag::Problems;
-use crate::domain::IssueId;
+use crate::domain::{EditionId, IssueId};
 use crate::render::lint;
 
 pub use live::Live;
@@ -29,11 +32,12 @@ pub use server::{Options, run};
 /// One issue as `almanac build` would write it, plus what `check` reports.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    pub edition: EditionId,
     pub subject: String,
     pub preheader: String,
     /// The `From` display, for the inbox line above the frames.
     pub from: String,
-    /// The built files, filled in for the sample recipient.
+    /// The built files, filled in for the reader the page asked for.
     pub email_html: String,
     pub email_txt: String,
     pub web_html: String,
@@ -52,7 +56,13 @@ pub trait Source: Send + Sync + 'static {
     /// Every issue's subject, edition, date, stage and check result,
     /// newest first, for the index.
     fn overview(&self) -> Result<Vec<crate::app::lifecycle::IssueState>, crate::app::Error>;
-    fn render(&self, id: &IssueId) -> Result<Snapshot, crate::app::Error>;
+    /// The issue's files as `reader` gets them.
+    fn render(&self, id: &IssueId, reader: &Reader) -> Result<Snapshot, crate::app::Error>;
+    /// The subscriber with this address (`?as=`), looked up afresh on every
+    /// request: the list changes without any watched file changing.
+    fn reader(&self, address: &str) -> Result<Reader, crate::app::Error>;
+    /// Some active subscribers to offer in the reader picker.
+    fn readers(&self) -> Result<Vec<Listed>, crate::app::Error>;
     /// What to watch, from the current configuration.
     fn watched(&self) -> Watched;
 }

@@ -1,6 +1,7 @@
-// Live reload for the preview page (never part of an email). Polls the
-// server's version every 300 ms and reloads when a saved file changed it,
-// keeping the scroll positions of the page and of each frame.
+// The preview page's script (never part of an email). Live reload: polls
+// the server's version every 300 ms and reloads when a saved file changed
+// it, keeping the scroll positions of the page and of each frame. Tabs and
+// the dark toggle work without a reload.
 (function () {
   "use strict";
   var version = document.body.dataset.version;
@@ -29,6 +30,70 @@
     if (f.contentDocument && f.contentDocument.readyState === "complete" &&
         f.contentDocument.URL !== "about:blank") { prepare(f); }
   });
+
+  // Tabs and the dark toggle switch in place, so the frames keep their
+  // documents and scroll; the address bar follows, so the reload after a
+  // save (and a shared link) shows the same view.
+  function setParam(name, value) {
+    var url = new URL(location.href);
+    if (value) { url.searchParams.set(name, value); } else { url.searchParams.delete(name); }
+    history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
+
+  var tabs = Array.prototype.slice.call(document.querySelectorAll("[role=tab]"));
+  function select(tab, focus) {
+    tabs.forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+      var panel = document.getElementById(t.getAttribute("aria-controls"));
+      if (panel) { panel.hidden = !on; }
+    });
+    if (focus) { tab.focus(); }
+    setParam("view", tab.dataset.tab === "email" ? null : tab.dataset.tab);
+  }
+  tabs.forEach(function (t, i) {
+    t.addEventListener("click", function (e) { e.preventDefault(); select(t, false); });
+    t.addEventListener("keydown", function (e) {
+      var step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+      if (step) { e.preventDefault(); select(tabs[(i + step + tabs.length) % tabs.length], true); }
+    });
+  });
+
+  var toggle = document.getElementById("dark-toggle");
+  var box = document.getElementById("frames");
+  if (toggle && box) {
+    toggle.addEventListener("click", function (e) {
+      e.preventDefault();
+      var dark = toggle.getAttribute("aria-pressed") !== "true";
+      toggle.setAttribute("aria-pressed", dark ? "true" : "false");
+      box.dataset.dark = dark ? "true" : "false";
+      frames.forEach(function (f) {
+        try { saved[f.id] = f.contentWindow.scrollY; } catch (err) { /* not loaded */ }
+        f.src = dark ? f.dataset.dark : f.dataset.light;
+      });
+      setParam("dark", dark ? "1" : null);
+    });
+  }
+
+  // The picker keeps the tab and the dark toggle as they are now.
+  var form = document.getElementById("reader");
+  if (form) {
+    form.addEventListener("submit", function () {
+      var params = new URL(location.href).searchParams;
+      ["view", "dark"].forEach(function (name) {
+        var input = form.querySelector("input[type=hidden][name=" + name + "]");
+        var value = params.get(name);
+        if (value && !input) {
+          input = document.createElement("input");
+          input.type = "hidden";
+          input.name = name;
+          form.appendChild(input);
+        }
+        if (input && value) { input.value = value; } else if (input) { input.remove(); }
+      });
+    });
+  }
 
   function save() {
     var s = { page: window.scrollY };

@@ -2,23 +2,23 @@
 //! issue ids (so no request can name a file), rendered copies cached per
 //! generation, and a clean stop on Ctrl-C.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use super::{Snapshot, Source, frames, page, watch};
-use crate::app::Error;
 use crate::app::lifecycle::IssueState;
+use crate::app::{Error, Reader};
 use crate::domain::IssueId;
 
 /// How to run the server.
@@ -116,15 +116,22 @@ struct Inner {
     cache: Mutex<Cache>,
 }
 
-/// Rendered results of one generation. A page and its three frames ask for
-/// the same issue at once; this renders it once.
+/// Rendered results of one generation. A page and its frames ask for the
+/// same issue at once; this renders it once. Keyed by the whole reader, so
+/// a renamed subscriber is rendered again.
 #[derive(Default)]
 struct Cache {
     generation: u64,
     issues: Option<Rendered<Vec<IssueId>>>,
     overview: Option<Rendered<Vec<IssueState>>>,
-    snapshots: HashMap<IssueId, Rendered<Snapshot>>,
+    snapshots: HashMap<(IssueId, Reader), Rendered<Snapshot>>,
+    /// Issues whose render was logged: once per change, whoever it was for.
+    logged: HashSet<IssueId>,
 }
+
+/// Renders kept per generation before the cache starts over: a session
+/// that tries many readers must not grow the server without bound.
+const MAX_SNAPSHOTS: usize = 64;
 
 /// A result shared by every request of one generation.
 type Rendered<T> = Arc<Result<T, Error>>;
@@ -164,21 +171,68 @@ impl Inner {
             .clone()
     }
 
-    /// The issue's snapshot, or `None` when there is no such issue.
-    fn snapshot(&self, id: &IssueId) -> (String, Option<Rendered<Snapshot>>) {
+    /// The issue's snapshot for `reader`, or `None` when there is no such
+    /// issue.
+    fn snapshot(&self, id: &IssueId, reader: &Reader) -> (String, Option<Rendered<Snapshot>>) {
         self.cached(|cache, source| {
             if let Ok(ids) = &*Self::issues(cache, source)
                 && !ids.contains(id)
             {
                 return None;
             }
-            let entry = cache.snapshots.entry(id.clone()).or_insert_with(|| {
-                let r = source.render(id);
-                log_render(id, &r);
+            let key = (id.clone(), reader.clone());
+            if !cache.snapshots.contains_key(&key) && cache.snapshots.len() >= MAX_SNAPSHOTS {
+                cache.snapshots.clear();
+            }
+            let logged = &mut cache.logged;
+            let entry = cache.snapshots.entry(key).or_insert_with(|| {
+                let r = source.render(id, reader);
+                if logged.insert(id.clone()) {
+                    log_render(id, &r);
+                }
                 Arc::new(r)
             });
             Some(entry.clone())
         })
+    }
+
+    /// Whom a request renders for: `?as=ADDRESS`, or the sample reader
+    /// when it is absent or blank.
+    fn reader(&self, address: Option<&str>) -> Result<Reader, Error> {
+        match address.map(str::trim).filter(|a| !a.is_empty()) {
+            None => Ok(Reader::sample()),
+            Some(a) => self.source.reader(a),
+        }
+    }
+}
+
+/// The query an issue page and its files take. Anything it does not
+/// understand is ignored rather than refused: these are typed by hand.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+struct Params {
+    #[serde(rename = "as")]
+    reader: Option<String>,
+    view: Option<String>,
+    dark: Option<String>,
+}
+
+impl Params {
+    fn of(query: Result<Query<Params>, QueryRejection>) -> Params {
+        query.map(|Query(p)| p).unwrap_or_default()
+    }
+
+    fn view(&self, reader: Option<&Reader>) -> page::View {
+        page::View {
+            address: self
+                .reader
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned),
+            reader: reader.cloned(),
+            tab: page::Tab::parse(self.view.as_deref()),
+            dark: matches!(self.dark.as_deref(), Some("1" | "true" | "on" | "yes")),
+        }
     }
 }
 
@@ -260,19 +314,55 @@ async fn version(State(app): State<App>) -> String {
     app.0.version_of(app.0.generation.load(Ordering::SeqCst))
 }
 
-async fn issue_page(State(app): State<App>, id: Result<Path<String>, PathRejection>) -> Response {
+async fn issue_page(
+    State(app): State<App>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
     let Some(id) = parse_id(id.ok()) else {
         return not_found(State(app)).await;
     };
+    let params = Params::of(query);
     let result = blocking(&app, move |a| {
-        let (version, snapshot) = a.snapshot(&id);
-        snapshot.map(|s| page::issue(&version, &id, &s).into_string())
+        let readers = a.source.readers();
+        match a.reader(params.reader.as_deref()) {
+            Ok(reader) => {
+                let view = params.view(Some(&reader));
+                let (version, snapshot) = a.snapshot(&id, &reader);
+                snapshot.map(|s| {
+                    let html = page::issue(&version, &id, &view, &s, &readers);
+                    (StatusCode::OK, html.into_string())
+                })
+            }
+            // The page still loads, with the picker, so another address
+            // can be tried; the status says what went wrong.
+            Err(e) => {
+                let (version, ids) = a.cached(Inner::issues);
+                if let Ok(ids) = &*ids
+                    && !ids.contains(&id)
+                {
+                    return None;
+                }
+                let html = page::unknown_reader(&version, &id, &params.view(None), &e, &readers);
+                Some((reader_status(&e), html.into_string()))
+            }
+        }
     })
     .await;
     match result {
-        Ok(Some(html)) => Html(html).into_response(),
+        Ok(Some((status, html))) => (status, Html(html)).into_response(),
         Ok(None) => not_found(State(app)).await,
         Err(r) => r,
+    }
+}
+
+/// An address that is not a subscriber is a 404; one that is not an
+/// address a 400; a list that cannot be read a 500.
+fn reader_status(e: &Error) -> StatusCode {
+    match e {
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Invalid(_) | Error::Usage(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -281,6 +371,7 @@ async fn issue_page(State(app): State<App>, id: Result<Path<String>, PathRejecti
 async fn issue_file(
     State(app): State<App>,
     path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
     // A segment that does not decode (bad %-escapes) is just another unknown path.
     let Ok(Path((id, file))) = path else {
@@ -289,9 +380,16 @@ async fn issue_file(
     let (Some(id), Some(kind)) = (parse_id(Some(Path(id))), FileKind::parse(&file)) else {
         return not_found(State(app)).await;
     };
-    let snapshot = match blocking(&app, move |a| a.snapshot(&id).1).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return not_found(State(app)).await,
+    let params = Params::of(query);
+    let found = blocking(&app, move |a| {
+        a.reader(params.reader.as_deref())
+            .map(|reader| a.snapshot(&id, &reader).1)
+    })
+    .await;
+    let snapshot = match found {
+        Ok(Ok(Some(s))) => s,
+        Ok(Ok(None)) => return not_found(State(app)).await,
+        Ok(Err(e)) => return (reader_status(&e), super::live::text(&e)).into_response(),
         Err(r) => return r,
     };
     let s = match &*snapshot {

@@ -253,28 +253,43 @@ impl State {
     ) -> Result<()> {
         let mut after = 0i64;
         loop {
-            let mut st = self
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM subscribers s WHERE s.id > ?1 AND (?2 IS NULL OR s.status = ?2)
-                     ORDER BY s.id LIMIT 1000"
-                ))
-                .map_err(|e| self.err(e))?;
-            let page: Vec<Subscriber> = st
-                .query_map(params![after, status.map(Status::as_str)], subscriber)
-                .map_err(|e| self.err(e))?
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| self.err(e))?;
+            let page = self.subscribers_page(status, after, 1000)?;
             let Some(last) = page.last() else {
                 return Ok(());
             };
             after = last.id;
-            for s in page {
-                if let Some(s) = self.with_choices(Some(s))? {
-                    f(s);
-                }
-            }
+            page.into_iter().for_each(&mut f);
         }
+    }
+
+    /// Up to `limit` readers with `status` (all when `None`) after id
+    /// `after`, in id order, with their choices.
+    pub fn subscribers_page(
+        &self,
+        status: Option<Status>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Subscriber>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM subscribers s WHERE s.id > ?1 AND (?2 IS NULL OR s.status = ?2)
+                 ORDER BY s.id LIMIT ?3"
+            ))
+            .map_err(|e| self.err(e))?;
+        let page: Vec<Subscriber> = st
+            .query_map(
+                params![after, status.map(Status::as_str), limit as i64],
+                subscriber,
+            )
+            .map_err(|e| self.err(e))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(page.len());
+        for s in page {
+            out.extend(self.with_choices(Some(s))?);
+        }
+        Ok(out)
     }
 
     /// Readers by status and edition (`*` counts everyone).

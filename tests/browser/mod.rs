@@ -161,6 +161,12 @@ impl Browser {
         .expect("set the device metrics");
     }
 
+    /// Lays the page out in a `width`×`height` CSS pixel viewport, as a
+    /// laptop screen of that size shows it.
+    pub fn viewport(&mut self, width: u32, height: u32) {
+        self.emulate_phone(width, height);
+    }
+
     /// Saves a PNG of the visible page.
     pub fn screenshot(&mut self, path: &Path) {
         let shot = self

@@ -206,9 +206,7 @@ impl Iterator for Pages {
             // Addresses were checked when they were stored; one that no
             // longer parses is skipped, not sent.
             let email = r.address.parse().ok();
-            let name = r
-                .name
-                .and_then(|n| crate::domain::Line::new(&n, "the name", 100).ok());
+            let name = crate::app::subscribers::stored_name(r.name.as_deref());
             if let Some(t) = email.and_then(|e| Target::new(r.id, e, name)) {
                 self.left -= 1;
                 return Some(t);
