@@ -249,7 +249,7 @@ fn reader_form(id: &IssueId, view: &View, readers: &Result<Vec<Listed>, Error>) 
             label for="as" { "Render for" }
             input #as name="as" type="text" inputmode="email" list="readers" autocomplete="off"
                 spellcheck="false" value=(view.address.as_deref().unwrap_or(""))
-                placeholder={ "the sample reader (" (SAMPLE_EMAIL) ")" };
+                placeholder={ (SAMPLE_EMAIL) " (sample)" };
             @if view.tab != Tab::Email { input type="hidden" name="view" value=(view.tab.key()); }
             @if view.dark { input type="hidden" name="dark" value="1"; }
             button type="submit" { "Show" }
