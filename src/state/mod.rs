@@ -11,6 +11,7 @@
 
 mod bounces;
 mod journal;
+mod news;
 mod schema;
 mod signups;
 mod subscribers;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use bounces::BounceKind;
+pub use news::{Candidate, NewCandidate, Stored};
 pub use journal::{Counts, FailedDelivery, IssueRecord, Outcome, RunRecord, Status};
 pub use signups::{Confirmable, Request as SignupRequest};
 pub use subscribers::{
