@@ -116,6 +116,18 @@ fn init_write_preview_proof_and_send_in_an_empty_folder() {
     )
     .unwrap();
     ok(&dir, &["check", &id]);
+    // Every command that reports can say it as JSON, for scripts.
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_slice(&ok(&dir, args).stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    };
+    assert_eq!(json(&["check", &id, "--json"])["errors"], 0);
+    assert!(
+        json(&["schedule", "--json"])["sends"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+    );
+    assert!(json(&["status", "--json"]).is_array());
+    assert!(json(&["subscribers", "list", "--json"]).is_array());
 
     let mut preview = Command::new(env!("CARGO_BIN_EXE_almanac"))
         .args(["preview", "--port", "0"])

@@ -11,7 +11,7 @@ pub struct Args {
     /// The edition, e.g. `midweek` or `sunday`.
     pub edition: String,
     /// The issue date (YYYY-MM-DD); default: the edition's next scheduled day.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_date)]
     pub date: Option<NaiveDate>,
     /// Fill the draft's news with the candidates no issue uses yet (see `almanac news`).
     #[arg(long)]
@@ -19,6 +19,11 @@ pub struct Args {
     /// With --from-news: how far before the issue date to take candidates from.
     #[arg(long, default_value = "7d", requires = "from_news", value_parser = super::news::parse_since)]
     pub since: std::time::Duration,
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date in the form YYYY-MM-DD, e.g. 2026-12-02"))
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
