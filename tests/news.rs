@@ -31,7 +31,11 @@ const DIGEST: (&str, &str, &str) = ("Model Evals Digest", "/digest.json", "");
 /// Gives the sample's `[news]` a 2 s timeout (so the silent server costs
 /// 2 s) and adds the feeds.
 fn configure(s: &Sample, server: &FeedServer, feeds: &[(&str, &str, &str)]) {
-    s.edit("newsletter.toml", "[news]\n", "[news]\ntimeout_seconds = 2\n");
+    s.edit(
+        "newsletter.toml",
+        "[news]\n",
+        "[news]\ntimeout_seconds = 2\n",
+    );
     let mut toml = s.read("newsletter.toml");
     for (name, path, extra) in feeds {
         let url = if path.starts_with("http") {
@@ -77,7 +81,8 @@ fn listed(s: &Sample, used: bool) -> Vec<serde_json::Value> {
         args.push("--used");
     }
     let out = run_ok(s, &args);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(&out)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(&out)))
 }
 
 fn by_title<'a>(items: &'a [serde_json::Value], title: &str) -> &'a serde_json::Value {
@@ -112,20 +117,35 @@ fn four_formats_pull_into_candidates_and_a_second_pull_changes_nothing() {
 
     // A polite User-Agent naming the newsletter's archive.
     let ua = &server.requests("/blog.rss")[0].headers["user-agent"];
-    assert_eq!(ua, &format!("almanac/{} (+https://almanac.example/issues/)", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        ua,
+        &format!(
+            "almanac/{} (+https://almanac.example/issues/)",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
 
     let items = listed(&s, true);
     assert_eq!(items.len(), 9, "{items:#?}");
     // Newest first.
     let titles: Vec<&str> = items.iter().map(|i| i["title"].as_str().unwrap()).collect();
     assert_eq!(titles[0], "Persona features, steered back", "{titles:?}");
-    let dates: Vec<&str> = items.iter().map(|i| i["published"].as_str().unwrap()).collect();
+    let dates: Vec<&str> = items
+        .iter()
+        .map(|i| i["published"].as_str().unwrap())
+        .collect();
     assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{dates:?}");
 
     // RSS 2.0: tracking parameters dropped from the link, HTML from the summary.
-    let rss = by_title(&items, "Tracing refusals back to one direction in the residual stream");
+    let rss = by_title(
+        &items,
+        "Tracing refusals back to one direction in the residual stream",
+    );
     assert_eq!(rss["source"], "Sparse Circuits Blog");
-    assert_eq!(rss["url"], "https://sparsecircuits.test/posts/refusal-direction/");
+    assert_eq!(
+        rss["url"],
+        "https://sparsecircuits.test/posts/refusal-direction/"
+    );
     assert_eq!(rss["published"], "2026-12-04T16:00:00Z");
     assert!(
         rss["summary"].as_str().unwrap().starts_with(
@@ -136,27 +156,57 @@ fn four_formats_pull_into_candidates_and_a_second_pull_changes_nothing() {
     assert_eq!(rss["age"], "20h ago");
 
     // RSS 1.0 as arXiv publishes it: dc:date, and the abstract without arXiv's preamble.
-    let paper = by_title(&items, "Sparse Feature Circuits Explain Multilingual Refusal");
+    let paper = by_title(
+        &items,
+        "Sparse Feature Circuits Explain Multilingual Refusal",
+    );
     assert_eq!(paper["source"], "arXiv cs.CL");
     assert_eq!(paper["url"], "https://arxiv.org/abs/2612.04417");
     assert_eq!(paper["published"], "2026-12-04T05:00:00Z");
-    assert!(paper["summary"].as_str().unwrap().starts_with("Chat models refuse harmful requests"), "{paper:#?}");
-    assert!(!titles.iter().any(|t| t.contains("Survey")), "exclude keyword: {titles:?}");
+    assert!(
+        paper["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Chat models refuse harmful requests"),
+        "{paper:#?}"
+    );
+    assert!(
+        !titles.iter().any(|t| t.contains("Survey")),
+        "exclude keyword: {titles:?}"
+    );
 
     // Atom: an HTML title, a link relative to xml:base, an entry dated only by <updated>.
     let atom = by_title(&items, "Persona features, steered back");
     assert_eq!(atom["source"], "Alignment Lab");
-    assert_eq!(atom["url"], "https://alignmentlab.test/updates/persona-features");
+    assert_eq!(
+        atom["url"],
+        "https://alignmentlab.test/updates/persona-features"
+    );
     assert_eq!(atom["published"], "2026-12-05T07:30:00Z");
-    assert!(atom["summary"].as_str().unwrap().contains("a “persona” feature"), "{atom:#?}");
+    assert!(
+        atom["summary"]
+            .as_str()
+            .unwrap()
+            .contains("a “persona” feature"),
+        "{atom:#?}"
+    );
     let release = by_title(&items, "Release notes: evaluation harness 0.9");
     assert_eq!(release["published"], "2026-12-01T12:00:00Z");
-    assert_eq!(release["summary"], "Faster sandboxes, and transcripts you can diff.");
+    assert_eq!(
+        release["summary"],
+        "Faster sandboxes, and transcripts you can diff."
+    );
 
     // JSON Feed.
-    let json = by_title(&items, "Benchmarks that leak into training data, and how to tell");
+    let json = by_title(
+        &items,
+        "Benchmarks that leak into training data, and how to tell",
+    );
     assert_eq!(json["source"], "Model Evals Digest");
-    assert_eq!(json["url"], "https://evalsdigest.test/2026/12/benchmarks-that-leak");
+    assert_eq!(
+        json["url"],
+        "https://evalsdigest.test/2026/12/benchmarks-that-leak"
+    );
     assert_eq!(json["published"], "2026-12-04T09:00:00Z");
 
     // Again: the three feeds with validators answer 304; the one without
@@ -177,9 +227,16 @@ fn four_formats_pull_into_candidates_and_a_second_pull_changes_nothing() {
     assert_eq!(blog.len(), 2);
     assert_eq!(blog[1].status, 304);
     assert!(blog[1].headers.contains_key("if-none-match"), "{blog:#?}");
-    assert_eq!(blog[1].headers["if-modified-since"], feed_server::LAST_MODIFIED);
+    assert_eq!(
+        blog[1].headers["if-modified-since"],
+        feed_server::LAST_MODIFIED
+    );
     assert_eq!(server.requests("/updates/feed.atom")[1].status, 304);
-    assert_eq!(listed(&s, true), items, "the second pull changed the candidates");
+    assert_eq!(
+        listed(&s, true),
+        items,
+        "the second pull changed the candidates"
+    );
 }
 
 #[test]
@@ -206,11 +263,31 @@ fn broken_sources_are_reported_by_name_and_the_others_pulled() {
     let err = stderr(&out);
     let url = |p: &str| server.url(p);
     for (name, path, why) in [
-        ("Frontier Research News", "/broken/page.html", "the server sent an HTML page, not a feed"),
-        ("Status Page", "/broken/500", "the server answered 500 Internal Server Error"),
-        ("Cut Off", "/broken/truncated.rss", "the feed is cut off (it ends before its closing </rss>)"),
-        ("Firehose", "/broken/huge.xml", "the feed is larger than 10 MB"),
-        ("Silent Server", "/broken/silent", "no complete answer within 2 s"),
+        (
+            "Frontier Research News",
+            "/broken/page.html",
+            "the server sent an HTML page, not a feed",
+        ),
+        (
+            "Status Page",
+            "/broken/500",
+            "the server answered 500 Internal Server Error",
+        ),
+        (
+            "Cut Off",
+            "/broken/truncated.rss",
+            "the feed is cut off (it ends before its closing </rss>)",
+        ),
+        (
+            "Firehose",
+            "/broken/huge.xml",
+            "the feed is larger than 10 MB",
+        ),
+        (
+            "Silent Server",
+            "/broken/silent",
+            "no complete answer within 2 s",
+        ),
         ("Round And Round", "/loop", "more than 5 redirects"),
     ] {
         let line = format!("error: feed `{name}` ({}): {why}", url(path));
@@ -224,7 +301,11 @@ fn broken_sources_are_reported_by_name_and_the_others_pulled() {
     );
     // The silent server held one fetch for its 2 s; nothing waited on it.
     assert!(took < Duration::from_secs(10), "the pull took {took:?}");
-    assert_eq!(listed(&s, false).len(), 2, "the blog's items minus the one Midweek carries");
+    assert_eq!(
+        listed(&s, false).len(),
+        2,
+        "the blog's items minus the one Midweek carries"
+    );
 }
 
 #[test]
@@ -237,7 +318,11 @@ fn https_feeds_need_a_certificate_that_verifies() {
         return;
     };
     let server = FeedServer::start();
-    configure(&s, &server, &[("Self Signed", &tls.url("/feed.xml"), ""), BLOG]);
+    configure(
+        &s,
+        &server,
+        &[("Self Signed", &tls.url("/feed.xml"), ""), BLOG],
+    );
     let out = pull(&s);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
@@ -245,7 +330,11 @@ fn https_feeds_need_a_certificate_that_verifies() {
         err.contains("error: feed `Self Signed`") && err.contains("certificate"),
         "{err}"
     );
-    assert!(stdout(&out).contains("Sparse Circuits Blog: 3 new"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("Sparse Circuits Blog: 3 new"),
+        "{}",
+        text(&out)
+    );
     // The handshake failed before any request was made.
     assert_eq!(tls.requests(), 0);
 }
@@ -261,9 +350,18 @@ fn three_candidates_added_to_a_draft_keep_its_comments_and_pass_check_once_score
 
     let items = listed(&s, false);
     let ids = [
-        id_of(&items, "Tracing refusals back to one direction in the residual stream"),
-        id_of(&items, "Sparse Feature Circuits Explain Multilingual Refusal"),
-        id_of(&items, "Benchmarks that leak into training data, and how to tell"),
+        id_of(
+            &items,
+            "Tracing refusals back to one direction in the residual stream",
+        ),
+        id_of(
+            &items,
+            "Sparse Feature Circuits Explain Multilingual Refusal",
+        ),
+        id_of(
+            &items,
+            "Benchmarks that leak into training data, and how to tell",
+        ),
     ];
     let add = run_ok(
         &s,
@@ -284,20 +382,40 @@ fn three_candidates_added_to_a_draft_keep_its_comments_and_pass_check_once_score
         "# One [[news]] table per curated item.",
         &format!("# Candidate {} from arXiv cs.CL: give it a `score`", ids[1]),
     ] {
-        assert!(toml_text.contains(comment), "lost {comment:?}:\n{toml_text}");
+        assert!(
+            toml_text.contains(comment),
+            "lost {comment:?}:\n{toml_text}"
+        );
     }
-    assert!(!toml_text.contains("TODO: the item's headline"), "{toml_text}");
+    assert!(
+        !toml_text.contains("TODO: the item's headline"),
+        "{toml_text}"
+    );
     let doc: toml::Table = toml_text.parse().expect("valid TOML");
     let news = doc["news"].as_array().unwrap();
     assert_eq!(news.len(), 3);
     let first = news[0].as_table().unwrap();
-    assert_eq!(first["title"].as_str(), Some("Tracing refusals back to one direction in the residual stream"));
-    assert_eq!(first["url"].as_str(), Some("https://sparsecircuits.test/posts/refusal-direction/"));
+    assert_eq!(
+        first["title"].as_str(),
+        Some("Tracing refusals back to one direction in the residual stream")
+    );
+    assert_eq!(
+        first["url"].as_str(),
+        Some("https://sparsecircuits.test/posts/refusal-direction/")
+    );
     assert_eq!(first["source"].as_str(), Some("Sparse Circuits Blog"));
     assert_eq!(first["published"].to_string(), "2026-12-04");
     assert_eq!(first["topic"].as_str(), Some("interpretability"));
-    assert!(first["summary"].as_str().unwrap().starts_with("We ablate a single direction"));
-    assert!(news.iter().all(|n| !n.as_table().unwrap().contains_key("score")));
+    assert!(
+        first["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("We ablate a single direction")
+    );
+    assert!(
+        news.iter()
+            .all(|n| !n.as_table().unwrap().contains_key("score"))
+    );
     assert_eq!(news[1]["published"].to_string(), "2026-12-04");
     assert!(!news[1].as_table().unwrap().contains_key("topic"));
 
@@ -306,33 +424,81 @@ fn three_candidates_added_to_a_draft_keep_its_comments_and_pass_check_once_score
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
     for n in 1..=3 {
         let w = format!("warning: news item {n} has no `score` yet");
-        assert!(stderr(&check).contains(&w), "missing {w:?} in\n{}", text(&check));
+        assert!(
+            stderr(&check).contains(&w),
+            "missing {w:?} in\n{}",
+            text(&check)
+        );
     }
-    assert!(stderr(&check).contains(&format!("issues/{DRAFT}/issue.toml:")), "{}", text(&check));
+    assert!(
+        stderr(&check).contains(&format!("issues/{DRAFT}/issue.toml:")),
+        "{}",
+        text(&check)
+    );
 
     // Used now: `news list` no longer shows them.
-    let after: Vec<String> = listed(&s, false).iter().map(|i| i["id"].to_string()).collect();
-    assert!(ids.iter().all(|id| !after.contains(id)), "{after:?} still has {ids:?}");
+    let after: Vec<String> = listed(&s, false)
+        .iter()
+        .map(|i| i["id"].to_string())
+        .collect();
+    assert!(
+        ids.iter().all(|id| !after.contains(id)),
+        "{after:?} still has {ids:?}"
+    );
     assert!(!after.is_empty());
     let used = listed(&s, true);
-    assert_eq!(by_title(&used, "Sparse Feature Circuits Explain Multilingual Refusal")["used_in"], DRAFT);
+    assert_eq!(
+        by_title(
+            &used,
+            "Sparse Feature Circuits Explain Multilingual Refusal"
+        )["used_in"],
+        DRAFT
+    );
 
     // Scored and made ready, the issue passes check without a warning.
-    s.write(&file, toml_text.replace("\nsummary = \"\"\"", "\nscore = 6\nsummary = \"\"\"").replace("draft = true\n", ""));
+    s.write(
+        &file,
+        toml_text
+            .replace("\nsummary = \"\"\"", "\nscore = 6\nsummary = \"\"\"")
+            .replace("draft = true\n", ""),
+    );
     let check = run(&s, &["check", DRAFT]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
-    assert!(stdout(&check).contains(&format!("ok: {DRAFT} (midweek, 3 of 3 news items")), "{}", text(&check));
-    assert!(stdout(&check).contains("0 errors, 0 warnings"), "{}", text(&check));
+    assert!(
+        stdout(&check).contains(&format!("ok: {DRAFT} (midweek, 3 of 3 news items")),
+        "{}",
+        text(&check)
+    );
+    assert!(
+        stdout(&check).contains("0 errors, 0 warnings"),
+        "{}",
+        text(&check)
+    );
 }
 
 /// Replaces the scaffold's placeholders (other than the news item) with
 /// real text, and adds a comment of the editor's own.
 fn write_draft_text(s: &Sample) {
     let file = format!("issues/{DRAFT}/issue.toml");
-    s.edit(&file, "subject = \"TODO: write the subject\"", "# The editor: lead with the refusal story.\nsubject = \"Where refusals live\"");
-    s.edit(&file, "\"TODO: one sentence that makes people open the email.\"", "\"One direction, many languages: how models say no.\"");
-    s.edit(&file, "TODO: a short note to readers.", "This week the news desk found three stories about refusals and evaluation.");
-    s.write(format!("issues/{DRAFT}/guide.md"), s.read(format!("issues/{MIDWEEK}/guide.md")));
+    s.edit(
+        &file,
+        "subject = \"TODO: write the subject\"",
+        "# The editor: lead with the refusal story.\nsubject = \"Where refusals live\"",
+    );
+    s.edit(
+        &file,
+        "\"TODO: one sentence that makes people open the email.\"",
+        "\"One direction, many languages: how models say no.\"",
+    );
+    s.edit(
+        &file,
+        "TODO: a short note to readers.",
+        "This week the news desk found three stories about refusals and evaluation.",
+    );
+    s.write(
+        format!("issues/{DRAFT}/guide.md"),
+        s.read(format!("issues/{MIDWEEK}/guide.md")),
+    );
 }
 
 #[test]
@@ -347,7 +513,11 @@ fn a_story_already_sent_is_named_when_added_again() {
     let used = listed(&s, true);
     assert_eq!(by_title(&used, title)["used_in"], MIDWEEK);
     let list = run_ok(&s, &["news", "list", "--used", "--now", NOW]);
-    assert!(stdout(&list).contains(&format!("{title}  [in {MIDWEEK}]")), "{}", text(&list));
+    assert!(
+        stdout(&list).contains(&format!("{title}  [in {MIDWEEK}]")),
+        "{}",
+        text(&list)
+    );
 
     run_ok(&s, &["new", "midweek", "--date", "2026-12-09"]);
     let id = id_of(&used, title);
@@ -364,14 +534,20 @@ fn a_story_already_sent_is_named_when_added_again() {
     let line = format!("issues/{DRAFT}/issue.toml:");
     let warning = format!("warning: news item 1 was already in {MIDWEEK} (news item 2)");
     assert!(
-        stderr(&check).lines().any(|l| l.starts_with(&line) && l.ends_with(&warning)),
+        stderr(&check)
+            .lines()
+            .any(|l| l.starts_with(&line) && l.ends_with(&warning)),
         "missing {warning:?} in\n{}",
         text(&check)
     );
     // Adding it twice to the same issue adds nothing.
     let again = run(&s, &["news", "add", &id, "--issue", DRAFT]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
-    assert!(stderr(&again).contains(&format!("candidate {id} is already news item 1 of {DRAFT}")), "{}", text(&again));
+    assert!(
+        stderr(&again).contains(&format!("candidate {id} is already news item 1 of {DRAFT}")),
+        "{}",
+        text(&again)
+    );
 }
 
 #[test]
@@ -380,7 +556,10 @@ fn new_from_news_starts_a_draft_with_the_weeks_candidates() {
     let s = Sample::new();
     configure(&s, &server, &[BLOG, ARXIV, LAB, DIGEST]);
     common::assert_success(&pull(&s), "news pull");
-    let out = run_ok(&s, &["new", "midweek", "--date", "2026-12-09", "--from-news"]);
+    let out = run_ok(
+        &s,
+        &["new", "midweek", "--date", "2026-12-09", "--from-news"],
+    );
     let toml_text = s.read(format!("issues/{DRAFT}/issue.toml"));
     let doc: toml::Table = toml_text.parse().expect("valid TOML");
     let titles: Vec<&str> = doc["news"]
@@ -402,16 +581,37 @@ fn new_from_news_starts_a_draft_with_the_weeks_candidates() {
         "{}",
         text(&out)
     );
-    assert!(stdout(&out).contains("added 5 candidates from the news desk"), "{}", text(&out));
-    assert!(toml_text.contains("# One [[news]] table per curated item."), "{toml_text}");
+    assert!(
+        stdout(&out).contains("added 5 candidates from the news desk"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        toml_text.contains("# One [[news]] table per curated item."),
+        "{toml_text}"
+    );
     let check = run(&s, &["check", DRAFT]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
-    assert!(stderr(&check).contains("warning: news item 5 has no `score` yet"), "{}", text(&check));
+    assert!(
+        stderr(&check).contains("warning: news item 5 has no `score` yet"),
+        "{}",
+        text(&check)
+    );
 
     // Without candidates the scaffold is the usual one, and says why.
-    let out = run_ok(&s, &["new", "sunday", "--date", "2027-01-03", "--from-news"]);
-    assert!(stderr(&out).contains("warning: no candidates from the 7d before 2027-01-03"), "{}", text(&out));
-    assert!(s.read("issues/2027-01-03-sunday/issue.toml").contains("TODO: the item's headline"));
+    let out = run_ok(
+        &s,
+        &["new", "sunday", "--date", "2027-01-03", "--from-news"],
+    );
+    assert!(
+        stderr(&out).contains("warning: no candidates from the 7d before 2027-01-03"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        s.read("issues/2027-01-03-sunday/issue.toml")
+            .contains("TODO: the item's headline")
+    );
 }
 
 #[test]
@@ -421,7 +621,11 @@ fn check_compares_links_within_an_issue_and_dates_against_max_age() {
     // The samples are inside the default 60 days.
     let check = run(&s, &["check", MIDWEEK]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
-    assert!(!stderr(&check).contains("days before the issue"), "{}", text(&check));
+    assert!(
+        !stderr(&check).contains("days before the issue"),
+        "{}",
+        text(&check)
+    );
 
     s.edit("newsletter.toml", "max_age = \"60d\"", "max_age = \"30d\"");
     let check = run(&s, &["check", MIDWEEK]);
@@ -443,7 +647,9 @@ fn check_compares_links_within_an_issue_and_dates_against_max_age() {
     let check = run(&s, &["check", MIDWEEK]);
     assert_eq!(check.status.code(), Some(1), "{}", text(&check));
     assert!(
-        stderr(&check).contains(&format!("{file}:35:7: error: news item 3 repeats a link already in this issue")),
+        stderr(&check).contains(&format!(
+            "{file}:35:7: error: news item 3 repeats a link already in this issue"
+        )),
         "{}",
         text(&check)
     );
@@ -452,7 +658,11 @@ fn check_compares_links_within_an_issue_and_dates_against_max_age() {
 #[test]
 fn feeds_are_validated_at_their_line_and_column() {
     let s = Sample::new();
-    s.edit("newsletter.toml", "[news]\n", "[news]\ntimeout_seconds = 0\n");
+    s.edit(
+        "newsletter.toml",
+        "[news]\n",
+        "[news]\ntimeout_seconds = 0\n",
+    );
     let mut toml = s.read("newsletter.toml");
     let news_line = toml.lines().position(|l| l == "[news]").unwrap() + 1;
     let line = toml.lines().count() + 1;
@@ -464,10 +674,19 @@ fn feeds_are_validated_at_their_line_and_column() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
     for (at, msg) in [
-        ((line + 2, 7), "error: `ftp://lab.test/feed` uses the `ftp:` scheme; feeds are fetched over https:// or http://"),
+        (
+            (line + 2, 7),
+            "error: `ftp://lab.test/feed` uses the `ftp:` scheme; feeds are fetched over https:// or http://",
+        ),
         ((line + 5, 8), "error: a feed named `lab` is already listed"),
-        ((line + 7, 12), "error: an empty keyword in `include` would match every entry"),
-        ((news_line + 1, 19), "error: timeout_seconds must be from 1 to 300, got 0"),
+        (
+            (line + 7, 12),
+            "error: an empty keyword in `include` would match every entry",
+        ),
+        (
+            (news_line + 1, 19),
+            "error: timeout_seconds must be from 1 to 300, got 0",
+        ),
     ] {
         let want = format!("newsletter.toml:{}:{}: {msg}", at.0, at.1);
         assert!(err.contains(&want), "missing {want:?} in\n{err}");
@@ -475,7 +694,11 @@ fn feeds_are_validated_at_their_line_and_column() {
 
     // An edition that does not exist can't be a roundup.
     let s = Sample::new();
-    s.edit("newsletter.toml", "roundup = [\"sunday\"]", "roundup = [\"sunday\", \"saturday\"]");
+    s.edit(
+        "newsletter.toml",
+        "roundup = [\"sunday\"]",
+        "roundup = [\"sunday\", \"saturday\"]",
+    );
     let out = run(&s, &["check", MIDWEEK]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
@@ -487,10 +710,18 @@ fn feeds_are_validated_at_their_line_and_column() {
     let s = Sample::new();
     let out = run(&s, &["news", "pull"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains("newsletter.toml: error: there are no [[feeds]] to pull from"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("newsletter.toml: error: there are no [[feeds]] to pull from"),
+        "{}",
+        text(&out)
+    );
     let out = run(&s, &["news", "add", "9999", "--issue", MIDWEEK]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains("there is no candidate 9999"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("there is no candidate 9999"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// An https server whose certificate is self-signed (made with openssl),
@@ -525,15 +756,28 @@ mod tls_server {
         super::common::openssl(
             dir,
             &[
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
-                "tls.key", "-out", "tls.crt",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-keyout",
+                "tls.key",
+                "-out",
+                "tls.crt",
             ],
         );
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("tls.crt"))
-            .ok()?
-            .collect::<Result<_, _>>()
-            .ok()?;
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join("tls.crt"))
+                .ok()?
+                .collect::<Result<_, _>>()
+                .ok()?;
         let key = PrivateKeyDer::from_pem_file(dir.join("tls.key")).ok()?;
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -557,7 +801,9 @@ mod tls_server {
                 let mut buf = [0u8; 1024];
                 if matches!(tls.read(&mut buf), Ok(n) if n > 0) {
                     seen.fetch_add(1, Ordering::SeqCst);
-                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    let _ = tls.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
                 }
             }
         });

@@ -39,12 +39,17 @@ pub fn check(project: &Project, arg: Option<&str>, all: bool) -> Result<Report> 
                     format!("`roundup` names `{edition}`, which is not an edition"),
                 )
                 .at(&project.config.source, span.clone())
-                .hint(format!("known editions are {}", project.layouts.edition_names())),
+                .hint(format!(
+                    "known editions are {}",
+                    project.layouts.edition_names()
+                )),
             );
         }
     }
     for id in &ids {
-        report.problems.extend(history.problems(project, id.as_deref()));
+        report
+            .problems
+            .extend(history.problems(project, id.as_deref()));
         match check_one(project, id.as_deref()) {
             Ok((line, p)) => {
                 report.problems.extend(p);

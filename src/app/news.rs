@@ -365,7 +365,10 @@ pub fn week_before(
         d.and_time(chrono::NaiveTime::MIN)
             .and_local_timezone(tz)
             .earliest()
-            .map_or_else(|| d.and_time(chrono::NaiveTime::MIN).and_utc(), |t| t.with_timezone(&Utc))
+            .map_or_else(
+                || d.and_time(chrono::NaiveTime::MIN).and_utc(),
+                |t| t.with_timezone(&Utc),
+            )
     };
     let until = to_utc(end);
     let from = until - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::MAX);
@@ -384,7 +387,11 @@ pub fn week_before(
 }
 
 /// Appends `candidates` to the issue's file (see `add`).
-pub fn add_candidates(project: &Project, id: &IssueId, candidates: Vec<Candidate>) -> Result<Added> {
+pub fn add_candidates(
+    project: &Project,
+    id: &IssueId,
+    candidates: Vec<Candidate>,
+) -> Result<Added> {
     let file = project.issue_dir(id).join("issue.toml");
     let src = crate::diag::read_text(&file, 512 * 1024)?;
     let mut doc: DocumentMut = src.parse().map_err(|e: toml_edit::TomlError| {
@@ -418,14 +425,17 @@ pub fn add_candidates(project: &Project, id: &IssueId, candidates: Vec<Candidate
     let mut prefix = take_template_item(news);
     added.replaced_template = prefix.is_some();
     for c in candidates {
-        if let Some((issue, n)) = links::used_in(&issues, &c.link_key, None) {
-            if &issue.id == id {
-                added.warnings.push(format!(
-                    "candidate {} is already news item {n} of {id}; not added again",
-                    c.id
-                ));
-                continue;
-            }
+        // This issue first: an earlier issue carrying the story too must
+        // not hide that the draft already has it.
+        let here = issues.iter().filter(|i| &i.id == id);
+        if let Some((_, n)) = links::used_in_any(here, &c.link_key) {
+            added.warnings.push(format!(
+                "candidate {} is already news item {n} of {id}; not added again",
+                c.id
+            ));
+            continue;
+        }
+        if let Some((issue, n)) = links::used_in(&issues, &c.link_key, Some(id)) {
             added.warnings.push(format!(
                 "candidate {} ({}) was already in {} (news item {n}); added anyway, and `almanac check` will say so",
                 c.id, c.url, issue.id
@@ -441,7 +451,10 @@ pub fn add_candidates(project: &Project, id: &IssueId, candidates: Vec<Candidate
 }
 
 /// The `[[news]]` array of tables, created when the file has none.
-fn news_tables<'d>(doc: &'d mut DocumentMut, file: &std::path::Path) -> Result<&'d mut ArrayOfTables> {
+fn news_tables<'d>(
+    doc: &'d mut DocumentMut,
+    file: &std::path::Path,
+) -> Result<&'d mut ArrayOfTables> {
     let item = doc
         .entry("news")
         .or_insert(Item::ArrayOfTables(ArrayOfTables::new()));
@@ -512,8 +525,10 @@ fn news_table(
         "# Candidate {} from {}: give it a `score` (1 to 10) and make the summary your own.\n",
         c.id, c.feed
     );
-    t.decor_mut()
-        .set_prefix(format!("{}{comment}", prefix.unwrap_or_else(|| "\n".into())));
+    t.decor_mut().set_prefix(format!(
+        "{}{comment}",
+        prefix.unwrap_or_else(|| "\n".into())
+    ));
     t.insert("title", toml_edit::value(c.title.as_str()));
     t.insert("url", toml_edit::value(url));
     t.insert("source", toml_edit::value(c.feed.as_str()));

@@ -143,7 +143,7 @@ fn print_pull(r: &PullReport) {
 /// "7d", "48h": a window as it was given.
 pub fn window(since: &std::time::Duration) -> String {
     let secs = since.as_secs();
-    if secs % 86400 == 0 {
+    if secs.is_multiple_of(86400) {
         format!("{}d", secs / 86400)
     } else {
         format!("{}h", secs.div_ceil(3600))
@@ -154,8 +154,16 @@ pub fn window(since: &std::time::Duration) -> String {
 const SUMMARY_WORDS: usize = 16;
 
 fn print_list(items: &[app::news::Listed], since: &std::time::Duration, used: bool) {
-    let source_w = items.iter().map(|i| i.source.chars().count()).max().unwrap_or(0);
-    let id_w = items.iter().map(|i| i.id.to_string().len()).max().unwrap_or(1);
+    let source_w = items
+        .iter()
+        .map(|i| i.source.chars().count())
+        .max()
+        .unwrap_or(0);
+    let id_w = items
+        .iter()
+        .map(|i| i.id.to_string().len())
+        .max()
+        .unwrap_or(1);
     for i in items {
         let used_in = i
             .used_in
@@ -168,7 +176,11 @@ fn print_list(items: &[app::news::Listed], since: &std::time::Duration, used: bo
         );
         let words: Vec<&str> = i.summary.split_whitespace().collect();
         if !words.is_empty() {
-            let more = if words.len() > SUMMARY_WORDS { " …" } else { "" };
+            let more = if words.len() > SUMMARY_WORDS {
+                " …"
+            } else {
+                ""
+            };
             let first = words[..words.len().min(SUMMARY_WORDS)].join(" ");
             println!("{:id_w$}  {first}{more}", "");
         }
@@ -203,9 +215,14 @@ fn add(project: &app::Project, ids: &[i64], issue: &str) -> CmdResult {
         )));
     }
     println!(
-        "{} now has {} more; give each a `score` (1 to 10), then `almanac check {}`",
+        "{} now has {} more {}; give each a `score` (1 to 10), then `almanac check {}`",
         added.file.display(),
-        super::plural(added.items.len(), "news item"),
+        added.items.len(),
+        if added.items.len() == 1 {
+            "news item"
+        } else {
+            "news items"
+        },
         added.issue
     );
     Ok(exit::OK)

@@ -68,8 +68,14 @@ const FEED_HINT: &str = "each [[feeds]] has a `name` and a `url` (https:// or ht
 impl Validator<'_> {
     pub(super) fn feeds(&mut self, feeds: Vec<raw::RawFeed>) -> Vec<Feed> {
         let mut out: Vec<Feed> = Vec::new();
+        // Every valid name so far, even of a feed dropped for a bad `url`:
+        // a duplicate is worth reporting in the same run.
+        let mut names: Vec<String> = Vec::new();
         for f in feeds {
-            let name = self.feed_name(&f.name, &out);
+            let name = self.feed_name(&f.name, &names);
+            if let Some(n) = &name {
+                names.push(n.as_str().to_lowercase());
+            }
             let url = self.feed_url(&f.url);
             let topic = f.topic.as_ref().and_then(|t| {
                 Line::new(t.get_ref(), "the topic", MAX_NAME)
@@ -91,16 +97,13 @@ impl Validator<'_> {
         out
     }
 
-    fn feed_name(&mut self, name: &Spanned<String>, earlier: &[Feed]) -> Option<Line> {
+    fn feed_name(&mut self, name: &Spanned<String>, earlier: &[String]) -> Option<Line> {
         let line = match Line::new(name.get_ref(), "the feed's name", MAX_NAME) {
             Ok(l) => l,
             Err(e) => return self.err(name.span(), e, FEED_HINT),
         };
         let key = line.as_str().to_lowercase();
-        if earlier
-            .iter()
-            .any(|f| f.name.as_str().to_lowercase() == key)
-        {
+        if earlier.contains(&key) {
             return self.err(
                 name.span(),
                 format!("a feed named `{line}` is already listed"),
@@ -173,7 +176,10 @@ impl Validator<'_> {
             .or_else(|| {
                 self.err(
                     n.max_age.span(),
-                    format!("`{}` is not a duration of a day or more", n.max_age.get_ref()),
+                    format!(
+                        "`{}` is not a duration of a day or more",
+                        n.max_age.get_ref()
+                    ),
                     "write a number of days, e.g. `60d`",
                 )
             })

@@ -392,10 +392,9 @@ impl Cx<'_> {
         // The same story behind a tracking parameter, `www.` or a trailing
         // slash is still the same story.
         let key = super::links::key(news.url.as_str());
-        if let Some(m) = earlier
-            .iter()
-            .position(|o| o.url == news.url || (key.is_some() && super::links::key(o.url.as_str()) == key))
-        {
+        if let Some(m) = earlier.iter().position(|o| {
+            o.url == news.url || (key.is_some() && super::links::key(o.url.as_str()) == key)
+        }) {
             self.push(
                 value_span("url"),
                 format!("news item {n} repeats a link already in this issue"),

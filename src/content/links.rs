@@ -171,15 +171,21 @@ pub fn used_in<'a>(
     key: &str,
     except: Option<&IssueId>,
 ) -> Option<(&'a IssueLinks, usize)> {
-    issues
-        .iter()
-        .filter(|i| Some(&i.id) != except)
-        .find_map(|i| {
-            i.items
-                .iter()
-                .find(|l| l.key.as_deref() == Some(key))
-                .map(|l| (i, l.n))
-        })
+    used_in_any(issues.iter().filter(|i| Some(&i.id) != except), key)
+}
+
+/// The first of `issues` that carries a link with this key, and the item
+/// number there.
+pub fn used_in_any<'a>(
+    issues: impl IntoIterator<Item = &'a IssueLinks>,
+    key: &str,
+) -> Option<(&'a IssueLinks, usize)> {
+    issues.into_iter().find_map(|i| {
+        i.items
+            .iter()
+            .find(|l| l.key.as_deref() == Some(key))
+            .map(|l| (i, l.n))
+    })
 }
 
 /// Days a roundup looks back: the week it recaps.
@@ -258,7 +264,10 @@ mod tests {
             assert_eq!(key(same).as_deref(), Some(k.as_str()), "{same}");
         }
         assert_ne!(key("https://openai.com/index/other/").unwrap(), k);
-        assert_eq!(key("https://x.org/a?b=2&a=1"), key("https://x.org/a?a=1&b=2"));
+        assert_eq!(
+            key("https://x.org/a?b=2&a=1"),
+            key("https://x.org/a?a=1&b=2")
+        );
         assert_ne!(key("https://x.org/a?id=1"), key("https://x.org/a?id=2"));
         assert_eq!(key("mailto:a@b.c"), None);
         assert_eq!(key("not a url"), None);
@@ -294,13 +303,27 @@ mod tests {
         );
         let sixty = std::time::Duration::from_secs(60 * 86400);
         let p = history(&this, std::slice::from_ref(&before), sixty, false);
-        let msgs: Vec<String> = p.iter().map(|p| format!("{}: {}", p.location(), p.message)).collect();
+        let msgs: Vec<String> = p
+            .iter()
+            .map(|p| format!("{}: {}", p.location(), p.message))
+            .collect();
         assert_eq!(msgs.len(), 2, "{msgs:?}");
-        assert!(msgs[0].ends_with(":6:7: news item 2 was already in 2026-11-25-midweek (news item 1)"), "{msgs:?}");
-        assert!(msgs[1].ends_with(":7:13: news item 2 was published 99 days before the issue, more than 60"), "{msgs:?}");
+        assert!(
+            msgs[0].ends_with(":6:7: news item 2 was already in 2026-11-25-midweek (news item 1)"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[1].ends_with(
+                ":7:13: news item 2 was published 99 days before the issue, more than 60"
+            ),
+            "{msgs:?}"
+        );
         assert!(p.iter().all(|p| !p.is_error()));
         // A roundup two weeks later still repeats it; within the week, not.
-        assert_eq!(history(&this, std::slice::from_ref(&before), sixty, true).len(), 2);
+        assert_eq!(
+            history(&this, std::slice::from_ref(&before), sixty, true).len(),
+            2
+        );
         let sunday = issue(
             dir.path(),
             "2026-11-29-sunday",

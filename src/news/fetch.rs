@@ -90,7 +90,11 @@ const ACCEPTED: &str = "application/rss+xml, application/atom+xml, application/r
 impl Fetcher {
     /// `user_agent` is sent with every request; `timeout` bounds each
     /// fetch from connecting to the last byte.
-    pub fn new(user_agent: &str, timeout: Duration, max_bytes: usize) -> Result<Fetcher, FetchError> {
+    pub fn new(
+        user_agent: &str,
+        timeout: Duration,
+        max_bytes: usize,
+    ) -> Result<Fetcher, FetchError> {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .user_agent(user_agent)
@@ -98,7 +102,9 @@ impl Fetcher {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(|e| FetchError::Other(format!("cannot set up the HTTP client: {}", chain(&e))))?;
+            .map_err(|e| {
+                FetchError::Other(format!("cannot set up the HTTP client: {}", chain(&e)))
+            })?;
         Ok(Fetcher {
             client,
             timeout,

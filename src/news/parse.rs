@@ -235,8 +235,23 @@ fn collect(el: scraper::ElementRef<'_>, out: &mut String) {
             scraper::Node::Element(e) if !SKIPPED.contains(&e.name()) => {
                 let block = !matches!(
                     e.name(),
-                    "a" | "b" | "i" | "em" | "strong" | "code" | "span" | "sub" | "sup" | "abbr"
-                        | "small" | "mark" | "u" | "s" | "q" | "cite" | "time" | "var"
+                    "a" | "b"
+                        | "i"
+                        | "em"
+                        | "strong"
+                        | "code"
+                        | "span"
+                        | "sub"
+                        | "sup"
+                        | "abbr"
+                        | "small"
+                        | "mark"
+                        | "u"
+                        | "s"
+                        | "q"
+                        | "cite"
+                        | "time"
+                        | "var"
                 );
                 if block {
                     out.push(' ');
@@ -256,7 +271,11 @@ fn collect(el: scraper::ElementRef<'_>, out: &mut String) {
 /// Whitespace collapsed to single spaces, control characters dropped.
 fn one_paragraph(s: &str) -> String {
     s.split_whitespace()
-        .map(|w| w.chars().filter(|c| !crate::domain::forbidden_char(*c)).collect::<String>())
+        .map(|w| {
+            w.chars()
+                .filter(|c| !crate::domain::forbidden_char(*c))
+                .collect::<String>()
+        })
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
@@ -336,13 +355,13 @@ mod tests {
             Err(ParseError::NotAFeed(_))
         ));
         assert!(matches!(
-            parse(b"{\"version\": \"https://jsonfeed.org/version/1.1\", \"items\": [", &base()),
+            parse(
+                b"{\"version\": \"https://jsonfeed.org/version/1.1\", \"items\": [",
+                &base()
+            ),
             Err(ParseError::NotAFeed(_))
         ));
-        assert!(matches!(
-            parse(b"", &base()),
-            Err(ParseError::NotAFeed(_))
-        ));
+        assert!(matches!(parse(b"", &base()), Err(ParseError::NotAFeed(_))));
     }
 
     #[test]

@@ -23,8 +23,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use bounces::BounceKind;
-pub use news::{Candidate, NewCandidate, Stored};
 pub use journal::{Counts, FailedDelivery, IssueRecord, Outcome, RunRecord, Status};
+pub use news::{Candidate, NewCandidate, Stored};
 pub use signups::{Confirmable, Request as SignupRequest};
 pub use subscribers::{
     Audience, Event, Imported, Incoming, Recipient, Status as SubStatus, Subscriber, signed_up_for,

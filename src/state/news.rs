@@ -194,13 +194,21 @@ mod tests {
             .unwrap();
         assert_eq!(first, Stored { new: 2, known: 0 });
         // The same id again, and another feed carrying the same link.
-        let again = s.add_candidates("A", &[entry("1", "a.org/1-moved")], now).unwrap();
-        let other = s.add_candidates("B", &[entry("x", "a.org/2")], now).unwrap();
+        let again = s
+            .add_candidates("A", &[entry("1", "a.org/1-moved")], now)
+            .unwrap();
+        let other = s
+            .add_candidates("B", &[entry("x", "a.org/2")], now)
+            .unwrap();
         assert_eq!((again.known, other.known), (1, 1));
         let all = s.candidates_since("2026-01-01T00:00:00Z").unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(s.candidate(all[0].id).unwrap().unwrap(), all[0]);
-        assert!(s.candidates_since("2026-12-05T00:00:00Z").unwrap().is_empty());
+        assert!(
+            s.candidates_since("2026-12-05T00:00:00Z")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

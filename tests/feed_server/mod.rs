@@ -90,12 +90,42 @@ fn fixture(name: &str) -> Vec<u8> {
 /// A static fixture: path, file, content type, and whether the server
 /// sends validators (ETag, Last-Modified) and honours conditional requests.
 const FILES: &[(&str, &str, &str, bool)] = &[
-    ("/blog.rss", "blog.rss", "application/rss+xml; charset=UTF-8", true),
-    ("/arxiv/cs.CL", "arxiv-cs-cl.rdf", "application/rdf+xml", true),
-    ("/updates/feed.atom", "lab.atom", "application/atom+xml", true),
-    ("/digest.json", "digest.json", "application/feed+json", false),
-    ("/broken/page.html", "page.html", "text/html; charset=utf-8", false),
-    ("/broken/truncated.rss", "truncated.rss", "application/rss+xml", false),
+    (
+        "/blog.rss",
+        "blog.rss",
+        "application/rss+xml; charset=UTF-8",
+        true,
+    ),
+    (
+        "/arxiv/cs.CL",
+        "arxiv-cs-cl.rdf",
+        "application/rdf+xml",
+        true,
+    ),
+    (
+        "/updates/feed.atom",
+        "lab.atom",
+        "application/atom+xml",
+        true,
+    ),
+    (
+        "/digest.json",
+        "digest.json",
+        "application/feed+json",
+        false,
+    ),
+    (
+        "/broken/page.html",
+        "page.html",
+        "text/html; charset=utf-8",
+        false,
+    ),
+    (
+        "/broken/truncated.rss",
+        "truncated.rss",
+        "application/rss+xml",
+        false,
+    ),
 ];
 
 fn serve(mut conn: TcpStream, seen: &Mutex<Vec<Seen>>, stop: &AtomicBool) {
@@ -103,7 +133,7 @@ fn serve(mut conn: TcpStream, seen: &Mutex<Vec<Seen>>, stop: &AtomicBool) {
     let Some((path, headers)) = read_request(&conn) else {
         return;
     };
-    let mut log = |status: u16| {
+    let log = |status: u16| {
         seen.lock().unwrap().push(Seen {
             path: path.clone(),
             headers: headers.clone(),
@@ -112,13 +142,20 @@ fn serve(mut conn: TcpStream, seen: &Mutex<Vec<Seen>>, stop: &AtomicBool) {
     };
     if let Some(&(_, file, ctype, validators)) = FILES.iter().find(|f| f.0 == path) {
         let body = fixture(file);
-        let etag = format!("\"{:x}-{}\"", body.len(), body.iter().map(|&b| b as u32).sum::<u32>());
+        let etag = format!(
+            "\"{:x}-{}\"",
+            body.len(),
+            body.iter().map(|&b| b as u32).sum::<u32>()
+        );
         let fresh = validators
             && (headers.get("if-none-match") == Some(&etag)
                 || headers.get("if-modified-since").map(String::as_str) == Some(LAST_MODIFIED));
         if fresh {
             log(304);
-            let _ = write!(conn, "HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n");
+            let _ = write!(
+                conn,
+                "HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n"
+            );
             return;
         }
         log(200);
@@ -152,7 +189,9 @@ fn serve(mut conn: TcpStream, seen: &Mutex<Vec<Seen>>, stop: &AtomicBool) {
                 conn,
                 "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nConnection: close\r\n\r\n"
             );
-            let _ = conn.write_all(b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Huge</title>");
+            let _ = conn.write_all(
+                b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Huge</title>",
+            );
             let chunk = vec![b' '; 64 * 1024];
             let mut sent = 0;
             while sent < HUGE_BYTES && !stop.load(Ordering::SeqCst) {
