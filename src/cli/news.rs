@@ -17,6 +17,7 @@ pub struct Args {
 pub enum Action {
     /// Fetch every [[feeds]] source and store the new candidate stories.
     Pull {
+        /// Print how each feed went as JSON.
         #[arg(long)]
         json: bool,
         /// The time to record the pull at (RFC 3339), instead of the clock.
@@ -31,6 +32,7 @@ pub enum Action {
         /// Also show candidates an issue already carries, with that issue.
         #[arg(long)]
         used: bool,
+        /// Print the candidates as JSON (id, source, title, url, published, age, summary, used_in).
         #[arg(long)]
         json: bool,
         /// List as of this time (RFC 3339), instead of the clock.
