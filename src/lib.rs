@@ -32,9 +32,11 @@
 //!   tokens, DKIM, and what returned mail says (`mail/bounce.rs`).
 //! * `send`: the delivery engine over a `Transport` (SMTP, outbox, recorder).
 //! * `intake`: where returned mail is read from (stdin, Maildir, mbox, IMAP).
+//! * `news`: the news desk's feeds, fetched and parsed into candidate
+//!   stories; the only module that reads content from the network.
 //! * `state`: the SQLite journal, subscribers, bounces and the send lock.
 //! * `app`: build, check, new, send (plan, run, proof, due), status,
-//!   archive, subscribers, suppressions, sign-up, bounces.
+//!   archive, subscribers, suppressions, sign-up, bounces, the news desk.
 //! * `cli`, `serve`, `preview`: the faces.
 //!
 //! A newcomer following a send opens `cli/send.rs` first.
@@ -51,6 +53,7 @@ pub mod fsx;
 pub mod intake;
 pub mod layouts;
 pub mod mail;
+pub mod news;
 pub mod preview;
 pub mod render;
 pub mod rt;

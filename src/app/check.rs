@@ -30,7 +30,26 @@ pub fn check(project: &Project, arg: Option<&str>, all: bool) -> Result<Report> 
                 .hint("fine for previews and the outbox; a send over SMTP refuses to go out until it is fixed"),
         );
     }
+    let history = History::read(project);
+    for (edition, span) in &project.config.news.roundup {
+        if project.layouts.edition(edition).is_none() {
+            report.problems.push(
+                crate::diag::Problem::warning(
+                    &project.config.file,
+                    format!("`roundup` names `{edition}`, which is not an edition"),
+                )
+                .at(&project.config.source, span.clone())
+                .hint(format!(
+                    "known editions are {}",
+                    project.layouts.edition_names()
+                )),
+            );
+        }
+    }
     for id in &ids {
+        report
+            .problems
+            .extend(history.problems(project, id.as_deref()));
         match check_one(project, id.as_deref()) {
             Ok((line, p)) => {
                 report.problems.extend(p);
@@ -43,6 +62,39 @@ pub fn check(project: &Project, arg: Option<&str>, all: bool) -> Result<Report> 
         }
     }
     Ok(report)
+}
+
+/// Every issue's links, read once for the checks across issues.
+struct History(Vec<crate::content::links::IssueLinks>);
+
+impl History {
+    fn read(project: &Project) -> History {
+        // No issues folder is `check_one`'s error to report, with its hint.
+        let ids = project.issue_ids().unwrap_or_default();
+        History(crate::content::links::all(
+            &project.config.paths.issues,
+            &ids,
+        ))
+    }
+
+    /// An issue's links against every issue before it (ids sort by date).
+    fn problems(&self, project: &Project, arg: Option<&str>) -> Problems {
+        let Ok(id) = project.resolve(arg) else {
+            return Problems::default();
+        };
+        let Some(at) = self.0.iter().position(|i| i.id == id) else {
+            return Problems::default();
+        };
+        let this = &self.0[at];
+        let news = &project.config.news;
+        let roundup = this.edition.as_deref().is_some_and(|e| news.is_roundup(e));
+        Problems(crate::content::links::history(
+            this,
+            &self.0[..at],
+            news.max_age,
+            roundup,
+        ))
+    }
 }
 
 /// Checks one issue: returns its summary line and its warnings.

@@ -253,6 +253,15 @@ connections = 4
 # Bounces come back to a mailbox of their own (see the README):
 # [bounces]
 # address = "bounces@{domain}"
+
+# The news desk: `almanac news pull` fetches each source's candidate
+# stories, `almanac news add ID... --issue ISSUE` puts the ones you pick
+# into a draft (see the README). One table per feed:
+# [[feeds]]
+# name = "arXiv cs.CL"                  # shown as each item's source
+# url = "https://rss.arxiv.org/rss/cs.CL"
+# topic = "research"
+# exclude = ["survey"]
 "#,
         name_q = quoted(name),
         from_q = quoted(&from.to_string()),

@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod mailer;
 pub mod marks;
 pub mod new;
+pub mod news;
 mod project;
 pub mod schedule;
 pub mod send;

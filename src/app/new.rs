@@ -14,6 +14,7 @@ use crate::fsx::Context;
 pub struct Created {
     pub id: String,
     pub dir: PathBuf,
+    pub date: NaiveDate,
     /// The date is not a scheduled send of the edition, or is past.
     pub warnings: Vec<String>,
 }
@@ -51,7 +52,45 @@ pub fn scaffold(
     )?;
     crate::fsx::write_file(&dir.join("guide.md"), GUIDE_TEMPLATE.as_bytes())?;
     let warnings = date_warnings(project, &edition, date, now);
-    Ok(Created { id, dir, warnings })
+    Ok(Created {
+        id,
+        dir,
+        date,
+        warnings,
+    })
+}
+
+/// Most candidates `new --from-news` puts in a draft: more is a reading
+/// list, not an issue (the rest stay in `almanac news list`).
+pub const FROM_NEWS_LIMIT: usize = 40;
+
+/// What `new --from-news` put in the draft.
+pub struct FromNews {
+    /// `None` when there were no candidates (the template's item stays).
+    pub added: Option<super::news::Added>,
+    /// Unused candidates in the window; more than were added past the limit.
+    pub available: usize,
+}
+
+/// Scaffolds the issue as `scaffold` does, with the unused candidates of
+/// the `since` before its date in place of the template's news item.
+pub fn scaffold_from_news(
+    project: &Project,
+    edition: &str,
+    date: Option<NaiveDate>,
+    now: DateTime<Utc>,
+    since: std::time::Duration,
+) -> Result<(Created, FromNews)> {
+    let created = scaffold(project, edition, date, now)?;
+    let id: crate::domain::IssueId = created.id.parse().map_err(Error::Usage)?;
+    let (candidates, available) =
+        super::news::week_before(project, created.date, since, FROM_NEWS_LIMIT)?;
+    let added = if candidates.is_empty() {
+        None
+    } else {
+        Some(super::news::add_candidates(project, &id, candidates)?)
+    };
+    Ok((created, FromNews { added, available }))
 }
 
 /// "Wednesday" (chrono's `Display` gives "Wed").

@@ -10,6 +10,7 @@ mod check;
 mod init;
 mod mark;
 mod new;
+mod news;
 mod preview;
 mod progress;
 mod schedule;
@@ -52,6 +53,12 @@ pub struct Cli {
 pub enum Command {
     /// Start a new newsletter: newsletter.toml, .gitignore and a first draft.
     Init(init::Args),
+    /// The news desk: pull candidate stories from the [[feeds]], list them, add them to a draft.
+    #[command(after_help = "Examples:
+  almanac news pull                   # fetch every feed (the only command that goes online for content)
+  almanac news list --since 7d        # candidates no issue uses yet, newest first
+  almanac news add 12 15 17 --issue 2026-12-09-midweek")]
+    News(news::Args),
     /// Scaffold the next issue of an edition from a commented template.
     #[command(after_help = "Examples:
   almanac new midweek                 # the next Wednesday's issue, as a draft
@@ -139,6 +146,7 @@ pub fn main() -> ExitCode {
         Command::Build(a) => build::run(&cli, a),
         Command::Check(a) => check::run(&cli, a),
         Command::New(a) => new::run(&cli, a),
+        Command::News(a) => news::run(&cli, a),
         Command::Send(a) => send::run(&cli, a),
         Command::Status(a) => status::run(&cli, a),
         Command::Skip(a) => mark::run(&cli, a, crate::state::Mark::Skipped),

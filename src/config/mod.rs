@@ -3,6 +3,7 @@
 //! the environment overrides (the environment wins over the file) and checks
 //! everything that needs more than one value to judge.
 
+mod feeds;
 mod raw;
 pub mod secret;
 
@@ -16,6 +17,7 @@ use toml::Spanned;
 
 use crate::diag::{Problem, Problems, read_text, toml_problem};
 use crate::domain::{EditionId, Email, HttpsUrl, ImapUrl, Line, Mailbox, Prose};
+pub use feeds::{Feed, NewsDesk};
 pub use secret::{Password, Secret};
 
 /// Variables an operator may set per machine; read once, in one place.
@@ -67,6 +69,9 @@ pub struct Config {
     pub unsubscribe_secret: Option<Secret>,
     pub signup: Signup,
     pub bounces: Bounces,
+    /// The news desk's sources (`[[feeds]]`), in file order.
+    pub feeds: Vec<Feed>,
+    pub news: NewsDesk,
 }
 
 /// The postal address `almanac init` writes, for the editor to replace.
@@ -267,6 +272,8 @@ impl Config {
         let dkim = raw.dkim.and_then(|d| v.dkim(d, env, &root));
         let signup = v.signup(raw.signup);
         let bounces = v.bounces(raw.bounces);
+        let feeds = v.feeds(raw.feeds);
+        let news = v.news_desk(raw.news);
         let config = Config {
             file: path.to_owned(),
             source: src.clone(),
@@ -287,6 +294,8 @@ impl Config {
             unsubscribe_secret: env.unsubscribe_secret.clone(),
             signup,
             bounces,
+            feeds,
+            news,
         };
         v.problems.into_result(config)
     }

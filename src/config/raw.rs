@@ -27,6 +27,62 @@ pub struct RawConfig {
     pub signup: RawSignup,
     #[serde(default)]
     pub bounces: Option<RawBounces>,
+    /// The news desk's sources, one `[[feeds]]` table each.
+    #[serde(default)]
+    pub feeds: Vec<RawFeed>,
+    #[serde(default)]
+    pub news: RawNews,
+}
+
+/// One feed the news desk pulls candidate stories from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeed {
+    /// Shown as each item's `source`, e.g. "arXiv cs.CL".
+    pub name: Spanned<String>,
+    /// RSS 2.0, RSS 1.0 (RDF), Atom or JSON Feed, over https or http.
+    pub url: Spanned<String>,
+    /// Written as the `topic` of the items added from this feed.
+    pub topic: Option<Spanned<String>>,
+    /// Keep only entries whose title or summary mentions one of these.
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
+    /// Drop entries whose title or summary mentions any of these.
+    #[serde(default)]
+    pub exclude: Vec<Spanned<String>>,
+}
+
+/// How the news desk fetches feeds and judges items.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNews {
+    /// Seconds a feed may take, from connecting to the last byte.
+    #[serde(default = "d_news_timeout")]
+    pub timeout_seconds: Spanned<i64>,
+    /// `check` warns about an item published longer than this before its issue.
+    #[serde(default = "d_max_age")]
+    pub max_age: Spanned<String>,
+    /// Editions that recap the week: their items may repeat the links of
+    /// the week's other issues without a warning.
+    #[serde(default)]
+    pub roundup: Vec<Spanned<EditionId>>,
+}
+
+fn d_news_timeout() -> Spanned<i64> {
+    Spanned::new(0..0, 20)
+}
+fn d_max_age() -> Spanned<String> {
+    Spanned::new(0..0, "60d".into())
+}
+
+impl Default for RawNews {
+    fn default() -> Self {
+        RawNews {
+            timeout_seconds: d_news_timeout(),
+            max_age: d_max_age(),
+            roundup: Vec::new(),
+        }
+    }
 }
 
 /// Returned mail: the VERP return path and where bounces are read from.

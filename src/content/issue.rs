@@ -115,6 +115,11 @@ pub fn load(id: IssueId, dir: &Path, layouts: &Layouts) -> Result<Issue, Problem
     }
     match (head, guide) {
         (Some(h), Some(guide)) if !problems.has_errors() => Ok(Issue {
+            warnings: {
+                // What parsing found but let pass (a draft's unscored item).
+                warnings.extend(problems);
+                warnings
+            },
             id,
             edition: h.edition,
             date: h.date,
@@ -124,7 +129,6 @@ pub fn load(id: IssueId, dir: &Path, layouts: &Layouts) -> Result<Issue, Problem
             news: h.news,
             guide,
             draft: h.draft,
-            warnings,
         }),
         _ => Err(problems),
     }
@@ -179,10 +183,14 @@ fn parse(
     for (span, msg) in fields.take_errors() {
         problems.push(toml_value_problem(file, src, span, msg));
     }
+    let is_draft = draft
+        .as_ref()
+        .is_some_and(|d| d.as_ref().is_some_and(|d| *d.get_ref()));
     let mut cx = Cx {
         file,
         src,
         problems,
+        draft: is_draft,
     };
     if let Some(e) = &edition {
         cx.check_edition(e, layouts);
@@ -210,6 +218,8 @@ struct Cx<'a> {
     file: &'a Path,
     src: &'a Arc<str>,
     problems: &'a mut Problems,
+    /// A draft may hold news items the editor has not scored yet.
+    draft: bool,
 }
 
 impl Cx<'_> {
@@ -324,7 +334,10 @@ impl Cx<'_> {
         let url = f.required::<HttpsUrl>("url");
         let source = f.required::<Line>("source");
         let published = f.required::<Date>("published");
-        let score = f.required::<Score>("score");
+        let score = match f.value("score") {
+            None if self.draft => Some(self.unscored(n, item)),
+            _ => f.required::<Score>("score"),
+        };
         let topic = f.optional::<Line>("topic");
         let summary = f.required::<Prose>("summary");
         f.deny_unknown(NEWS_KEYS);
@@ -340,6 +353,18 @@ impl Cx<'_> {
             topic: topic?.map(Spanned::into_inner),
             summary: summary?.into_inner(),
         })
+    }
+
+    /// A draft's item without a score (as `almanac news add` writes them):
+    /// asked for like a placeholder, a warning until the issue is ready,
+    /// and ranked lowest meanwhile so the preview still works.
+    fn unscored(&mut self, n: usize, item: &Spanned<DeValue<'_>>) -> Spanned<Score> {
+        self.problems.push(
+            Problem::warning(self.file, format!("news item {n} has no `score` yet"))
+                .at(self.src, item.span())
+                .hint("give it `score = N`, from 1 (minor) to 10 (the story of the week); a draft may wait (the preview ranks it 1), a ready issue may not"),
+        );
+        Spanned::new(item.span(), Score::new(1).expect("1 is a valid score"))
     }
 
     /// Checks across fields and items: dates and repeated links.
@@ -364,11 +389,16 @@ impl Cx<'_> {
                 "check the `published` date; it must be on or before the issue's `date`",
             );
         }
-        if earlier.iter().any(|o| o.url == news.url) {
+        // The same story behind a tracking parameter, `www.` or a trailing
+        // slash is still the same story.
+        let key = super::links::key(news.url.as_str());
+        if let Some(m) = earlier.iter().position(|o| {
+            o.url == news.url || (key.is_some() && super::links::key(o.url.as_str()) == key)
+        }) {
             self.push(
                 value_span("url"),
                 format!("news item {n} repeats a link already in this issue"),
-                "remove the duplicate item",
+                &format!("news item {} has the same link; remove one of them", m + 1),
             );
         }
     }

@@ -5,6 +5,7 @@
 pub mod fields;
 pub mod guide;
 pub mod issue;
+pub mod links;
 pub mod markdown;
 pub mod placeholders;
 

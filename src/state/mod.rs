@@ -11,6 +11,7 @@
 
 mod bounces;
 mod journal;
+mod news;
 mod schema;
 mod signups;
 mod subscribers;
@@ -23,6 +24,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use bounces::BounceKind;
 pub use journal::{Counts, FailedDelivery, IssueRecord, Outcome, RunRecord, Status};
+pub use news::{Candidate, NewCandidate, Stored};
 pub use signups::{Confirmable, Request as SignupRequest};
 pub use subscribers::{
     Audience, Event, Imported, Incoming, Recipient, Status as SubStatus, Subscriber, signed_up_for,

@@ -136,6 +136,35 @@ const MIGRATIONS: &[&str] = &[
         at     TEXT NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 6: the news desk. `feeds` keeps, per configured feed (by name), the
+    // validators its server sent last, so the next pull can be answered
+    // with a 304, and how the last pull went. `candidates` holds each story
+    // pulled, once: by the feed's id for the entry, then by the key of its
+    // link across every feed (the same story in two feeds is one candidate).
+    // Times are RFC 3339 UTC, so they sort as text.
+    "
+    CREATE TABLE feeds (
+        name          TEXT PRIMARY KEY,
+        url           TEXT NOT NULL,
+        etag          TEXT,
+        last_modified TEXT,
+        pulled_at     TEXT NOT NULL,
+        outcome       TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE candidates (
+        id         INTEGER PRIMARY KEY,
+        feed       TEXT NOT NULL,
+        entry_id   TEXT NOT NULL,
+        url        TEXT NOT NULL,
+        link_key   TEXT NOT NULL UNIQUE,
+        title      TEXT NOT NULL,
+        summary    TEXT NOT NULL DEFAULT '',
+        published  TEXT,
+        first_seen TEXT NOT NULL,
+        UNIQUE (feed, entry_id)
+    );
+    CREATE INDEX candidates_by_date ON candidates (coalesce(published, first_seen));
+    ",
 ];
 
 pub const VERSION: usize = MIGRATIONS.len();
