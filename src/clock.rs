@@ -8,3 +8,11 @@ use chrono::{DateTime, Utc};
 pub fn now() -> DateTime<Utc> {
     Utc::now()
 }
+
+/// `HH:MM:SS` in the machine's zone, for terminal log lines.
+pub fn log_time() -> String {
+    now()
+        .with_timezone(&chrono::Local)
+        .format("%H:%M:%S")
+        .to_string()
+}

@@ -66,6 +66,19 @@ impl Problem {
         Some(line_col(src, span.start))
     }
 
+    /// The problem as JSON, for `--json` reports.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (line, column) = self.line_col().unzip();
+        serde_json::json!({
+            "severity": if self.is_error() { "error" } else { "warning" },
+            "file": self.file.display().to_string(),
+            "line": line,
+            "column": column,
+            "message": self.message,
+            "hint": self.hint,
+        })
+    }
+
     /// `path:line:col` (or just `path`), the form editors and terminals link.
     pub fn location(&self) -> String {
         match self.line_col() {
@@ -106,8 +119,20 @@ impl fmt::Debug for Pretty<'_> {
     }
 }
 impl fmt::Display for Pretty<'_> {
+    /// With a snippet, whose header names `path:line:col`, the message
+    /// alone: the location is printed once.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.p)
+        if self.has_snippet() {
+            write!(f, "{}", self.p.message)
+        } else {
+            write!(f, "{}", self.p)
+        }
+    }
+}
+
+impl Pretty<'_> {
+    fn has_snippet(&self) -> bool {
+        self.src.is_some() && self.p.span.is_some()
     }
 }
 impl std::error::Error for Pretty<'_> {}
@@ -153,6 +178,9 @@ impl Problems {
     }
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(Problem::is_error)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter()
     }
     pub fn errors(&self) -> usize {
         self.0.iter().filter(|p| p.is_error()).count()
@@ -231,9 +259,7 @@ fn render_pretty(p: &Problem) -> String {
     if handler.render_report(&mut out, &pretty).is_err() {
         out = format!("{p}\n");
     }
-    // miette names the file in the snippet header only when there is a
-    // snippet; make sure `path:line:col` is always the first thing seen.
-    format!("{}\n{}\n", p.location(), out.trim_end())
+    format!("{}\n", out.trim_end())
 }
 
 impl fmt::Display for Problems {
@@ -291,8 +317,9 @@ pub fn toml_problem(path: &Path, src: &Arc<str>, e: &toml::de::Error) -> Problem
     if let Some(p) = toml_nesting_problem(path, src, e) {
         return p;
     }
-    let message = e.message().trim().to_owned();
-    let hint = toml_hint(&message);
+    let key = e.span().and_then(|s| key_before(src, s.start));
+    let (message, worded) = in_words(e.message(), key.as_deref());
+    let hint = worded.or_else(|| toml_hint(e.message().trim()));
     let mut p = Problem::error(path, message);
     if let Some(span) = e.span() {
         p = p.at(src, span);
@@ -301,6 +328,14 @@ pub fn toml_problem(path: &Path, src: &Arc<str>, e: &toml::de::Error) -> Problem
         Some(h) => p.hint(h),
         None => p,
     }
+}
+
+/// The key of a `key = value` line whose value starts at `at`.
+fn key_before(src: &str, at: usize) -> Option<String> {
+    let line_start = src.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = src.get(line_start..at)?.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty() && key.len() < 64 && !key.contains(['[', '{', ','])).then(|| key.to_owned())
 }
 
 /// The toml crate stops at a fixed depth rather than overflowing the stack;
@@ -364,10 +399,107 @@ pub fn toml_value_problem(
     }
 }
 
+/// A serde or TOML message in an editor's words: what was expected in plain
+/// terms and what was found instead (`key` names the field, when known).
+/// Returns the message and, when there is one, a hint saying how to fix it.
+pub fn in_words(message: &str, key: Option<&str>) -> (String, Option<String>) {
+    let message = message.trim();
+    let key_at = key.map(|k| format!("`{k}` ")).unwrap_or_default();
+    if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        let want = expected_in_words(expected);
+        let got = found_in_words(found);
+        let hint = found
+            .strip_prefix("string \"")
+            .and_then(|s| s.strip_suffix('"'))
+            .filter(|s| s.parse::<f64>().is_ok() || *s == "true" || *s == "false")
+            .map(|bare| match key {
+                Some(k) => format!("write it without quotes: {k} = {bare}"),
+                None => format!("write it without quotes: {bare}"),
+            });
+        return (format!("{key_at}must be {want}, not {got}"), hint);
+    }
+    for (prefix, what) in [("unknown field `", "key"), ("unknown variant `", "value")] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((word, tail)) = rest.split_once('`')
+        {
+            let known: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+            let (text, hint) = match did_you_mean(word, &known) {
+                Some(m) => (
+                    format!("unknown {what} `{word}`; did you mean `{m}`?"),
+                    None,
+                ),
+                None if known.is_empty() => (format!("unknown {what} `{word}`"), None),
+                None => (
+                    format!("unknown {what} `{word}`"),
+                    Some(format!("the {what}s allowed here: {}", known.join(", "))),
+                ),
+            };
+            let text = match key {
+                Some(k) if what == "value" => format!("`{k}`: {text}"),
+                _ => text,
+            };
+            return (text, hint);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return (
+            format!("missing key {rest}"),
+            Some("add it to this table".into()),
+        );
+    }
+    (message.to_owned(), None)
+}
+
+/// The closest of `known` to a misspelt `word`, if one is close enough to
+/// be what was meant (case aside, or a letter or two off).
+pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    known
+        .iter()
+        .map(|k| (k, strsim::levenshtein(&lower, &k.to_lowercase())))
+        .filter(|(k, d)| *d <= 2.max(k.chars().count() / 4))
+        .min_by_key(|(_, d)| *d)
+        .map(|(k, _)| *k)
+}
+
+fn expected_in_words(expected: &str) -> String {
+    let e = expected.trim();
+    match e {
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize"
+        | "an integer" => "a whole number".into(),
+        "f32" | "f64" | "a float" => "a number".into(),
+        "a boolean" => "true or false".into(),
+        "a string" | "a borrowed string" | "a character" => "text in quotes".into(),
+        "a sequence" => "a list in [ ]".into(),
+        "a map" => "a table".into(),
+        _ if e.starts_with("struct ") => "a table".into(),
+        _ => e.to_owned(),
+    }
+}
+
+fn found_in_words(found: &str) -> String {
+    let f = found.trim();
+    if let Some(s) = f.strip_prefix("string ") {
+        format!("the text {s}")
+    } else if let Some(n) = f.strip_prefix("integer ") {
+        format!("the number {}", n.trim_matches('`'))
+    } else if let Some(n) = f.strip_prefix("floating point ") {
+        format!("the number {}", n.trim_matches('`'))
+    } else if let Some(b) = f.strip_prefix("boolean ") {
+        b.trim_matches('`').to_owned()
+    } else if f == "sequence" {
+        "a list".into()
+    } else if f == "map" {
+        "a table".into()
+    } else {
+        f.to_owned()
+    }
+}
+
 fn toml_hint(message: &str) -> Option<String> {
-    if message.starts_with("unknown field") {
-        Some("check the spelling; the expected keys are listed above".into())
-    } else if message.starts_with("missing field") {
+    if message.starts_with("missing field") {
         Some("add the missing key to this table".into())
     } else if message.contains("invalid type") {
         Some("check the value's type: strings are quoted, dates are written bare like 2026-11-25, numbers are bare".into())
@@ -379,6 +511,46 @@ fn toml_hint(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parser_messages_in_an_editors_words() {
+        let (m, h) = in_words("invalid type: string \"6\", expected i64", Some("score"));
+        assert_eq!(m, "`score` must be a whole number, not the text \"6\"");
+        assert_eq!(h.as_deref(), Some("write it without quotes: score = 6"));
+        let (m, _) = in_words(
+            "invalid type: integer `7`, expected a string",
+            Some("subject"),
+        );
+        assert_eq!(m, "`subject` must be text in quotes, not the number 7");
+        let (m, h) = in_words(
+            "unknown field `sumary`, expected one of `title`, `summary`",
+            None,
+        );
+        assert_eq!(
+            (m.as_str(), h),
+            ("unknown key `sumary`; did you mean `summary`?", None)
+        );
+        let (m, h) = in_words(
+            "unknown field `zzz`, expected one of `title`, `summary`",
+            None,
+        );
+        assert_eq!(m, "unknown key `zzz`");
+        assert_eq!(h.as_deref(), Some("the keys allowed here: title, summary"));
+        assert_eq!(
+            did_you_mean("INTERMEDIATE", &["Beginner", "Intermediate"]),
+            Some("Intermediate")
+        );
+        assert_eq!(did_you_mean("colour", &["name", "tagline"]), None);
+    }
+
+    #[test]
+    fn the_location_is_printed_once_on_a_terminal() {
+        let src: Arc<str> = Arc::from("a = 1\nscore = \"6\"\n");
+        let e = toml::from_str::<std::collections::BTreeMap<String, i64>>(&src).unwrap_err();
+        let p = toml_problem(Path::new("f.toml"), &src, &e);
+        let out = Problems::from(p).render(true);
+        assert_eq!(out.matches("f.toml:2:9").count(), 1, "{out}");
+    }
 
     #[test]
     fn line_col_counts_chars() {

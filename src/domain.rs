@@ -195,6 +195,15 @@ impl FromStr for Mailbox {
 }
 via_from_str!(Mailbox);
 
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{n} <{}>", self.email),
+            None => write!(f, "{}", self.email),
+        }
+    }
+}
+
 /// An issue's identifier: its folder name, a lowercase slug such as
 /// `2026-11-25-midweek`. It appears in paths, URLs and Message-IDs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -217,7 +226,12 @@ fn check_slug(s: &str, what: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{s}` is not a valid {what}: use 1-64 lowercase letters, digits and inner hyphens, e.g. `2026-11-25-midweek`"
+            "`{s}` is not a valid {what}: use 1-64 lowercase letters, digits and inner hyphens, e.g. `{}`",
+            if what.contains("edition") {
+                "midweek"
+            } else {
+                "2026-11-25-midweek"
+            }
         ))
     }
 }
@@ -284,8 +298,20 @@ impl Score {
 
 impl<'de> Deserialize<'de> for Score {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = i64::deserialize(d)?;
-        Score::new(n).map_err(de::Error::custom)
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Score;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number from 1 to 10")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Score, E> {
+                Score::new(n).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Score, E> {
+                Score::new(i64::try_from(n).unwrap_or(i64::MAX)).map_err(E::custom)
+            }
+        }
+        d.deserialize_i64(V)
     }
 }
 
@@ -383,9 +409,10 @@ mod tests {
     }
 }
 
-/// An IMAP mailbox over TLS: `imaps://user@host[:port]/MAILBOX` (port 993,
-/// mailbox INBOX by default). Plain `imap://` is refused: the password
-/// would cross the network in clear.
+const URL_SHAPE: &str = "expected imaps://user@host[:port]/MAILBOX";
+
+/// `imaps://user@host[:port]/MAILBOX` (port default 993; mailbox default
+/// INBOX; user percent-decoded)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImapUrl {
     pub host: String,
@@ -396,44 +423,88 @@ pub struct ImapUrl {
 
 impl FromStr for ImapUrl {
     type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let url = url::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+
+    // Errors never quote the input: a mistyped URL may hold a password.
+    fn from_str(s: &str) -> Result<ImapUrl, String> {
+        let url = url::Url::parse(s.trim()).map_err(|e| format!("not a URL ({e}); {URL_SHAPE}"))?;
         match url.scheme() {
             "imaps" => {}
             "imap" => {
-                return Err(format!(
-                    "`{s}` is plain IMAP; almanac reads bounces only over TLS (imaps://)"
-                ));
+                return Err(
+                    "imap:// is IMAP without TLS, which would send the password \
+                            in the clear; TLS is required: use imaps:// (port 993)"
+                        .into(),
+                );
             }
-            other => return Err(format!("`{s}`: `{other}` is not imaps")),
+            other => return Err(format!("the scheme is {other}://; {URL_SHAPE}")),
         }
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| format!("`{s}` names no server"))?
-            .trim_matches(|c| c == '[' || c == ']')
-            .to_owned();
-        let user = percent_decode(url.username())
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| format!("`{s}` names no user (imaps://user@host/INBOX)"))?;
         if url.password().is_some() {
-            return Err(format!(
-                "`{s}` has a password in it; give it in ALMANAC_IMAP_PASSWORD instead"
-            ));
+            return Err("the URL holds a password; give it in the password setting \
+                        instead, so it stays out of configuration and logs"
+                .into());
         }
-        let path = url.path().trim_start_matches('/');
-        let mailbox = match percent_decode(path) {
-            Some(m) if m.is_empty() => "INBOX".to_owned(),
-            Some(m) if !m.chars().any(char::is_control) => m,
-            _ => return Err(format!("`{s}` names a mailbox that can't be used")),
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("the URL has a ?query or #fragment; {URL_SHAPE}"));
+        }
+        let host = match url.host() {
+            Some(url::Host::Domain(name)) if !name.is_empty() => name.to_owned(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            _ => return Err(format!("the URL names no host; {URL_SHAPE}")),
         };
+        if rustls_pki_types::ServerName::try_from(host.as_str()).is_err() {
+            return Err(format!("{host:?} is not a valid host name"));
+        }
+        let port = match url.port() {
+            Some(0) => return Err("port 0 is not a port to connect to".into()),
+            Some(port) => port,
+            None => 993,
+        };
+        let user = percent_decoded(url.username(), "user name")?;
+        if user.is_empty() {
+            return Err(format!("the URL names no user; {URL_SHAPE}"));
+        }
+        let path = url.path();
+        let mailbox = percent_decoded(path.strip_prefix('/').unwrap_or(path), "mailbox")?;
+        let mailbox = if mailbox.is_empty() {
+            "INBOX".to_owned()
+        } else {
+            mailbox
+        };
+        check_mailbox_name(&mailbox, "mailbox")?;
         Ok(ImapUrl {
             host,
-            port: url.port().unwrap_or(993),
+            port,
             user,
             mailbox,
         })
     }
+}
+
+fn percent_decoded(s: &str, what: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| format!("the {what} is not UTF-8 once percent-decoded"))
+}
+
+/// Names outside printable ASCII travel as modified UTF-7, which this client
+/// does not encode; wildcards would make `LIST` match other folders.
+pub fn check_mailbox_name(name: &str, what: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("the {what} name is empty"));
+    }
+    if let Some(c) = name.chars().find(|c| !(' '..='~').contains(c)) {
+        return Err(format!(
+            "the {what} name {name:?} contains {c:?}; only printable ASCII is supported"
+        ));
+    }
+    if name.contains(['*', '%']) {
+        return Err(format!(
+            "the {what} name {name:?} contains an IMAP wildcard (* or %)"
+        ));
+    }
+    Ok(())
 }
 
 impl fmt::Display for ImapUrl {
@@ -446,37 +517,87 @@ impl fmt::Display for ImapUrl {
     }
 }
 
-/// `%40` → `@`; `None` when the bytes are not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
-}
-
 #[cfg(test)]
 mod imap_url_tests {
     use super::ImapUrl;
 
+    fn parse(s: &str) -> Result<ImapUrl, String> {
+        s.parse()
+    }
+
     #[test]
-    fn parses_and_refuses() {
-        let u: ImapUrl = "imaps://bounces%40almanac.example@mail.example"
-            .parse()
-            .unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.user.as_str(), u.mailbox.as_str()),
-            ("mail.example", 993, "bounces@almanac.example", "INBOX")
-        );
-        let u: ImapUrl = "imaps://b@127.0.0.1:9993/Bounces/2026".parse().unwrap();
-        assert_eq!((u.port, u.mailbox.as_str()), (9993, "Bounces/2026"));
-        for bad in [
-            "imap://b@mail.example/",
-            "imaps://mail.example/",
-            "https://b@x/",
-            "junk",
-            "imaps://b:pw@x/",
+    fn port_and_mailbox_default_to_993_and_inbox() {
+        for s in [
+            "imaps://bounces@mail.example",
+            "imaps://bounces@mail.example/",
         ] {
-            assert!(bad.parse::<ImapUrl>().is_err(), "{bad}");
+            assert_eq!(
+                parse(s).unwrap(),
+                ImapUrl {
+                    host: "mail.example".into(),
+                    port: 993,
+                    user: "bounces".into(),
+                    mailbox: "INBOX".into(),
+                },
+                "{s}"
+            );
         }
+    }
+
+    #[test]
+    fn port_mailbox_and_user_are_taken_and_decoded() {
+        let url = parse("imaps://bounces%40example.org@127.0.0.1:10993/Returned%20mail").unwrap();
+        assert_eq!(
+            url,
+            ImapUrl {
+                host: "127.0.0.1".into(),
+                port: 10993,
+                user: "bounces@example.org".into(),
+                mailbox: "Returned mail".into(),
+            }
+        );
+        let url = parse("imaps://me@[::1]/Lists.Bounces").unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.mailbox.as_str()),
+            ("::1", "Lists.Bounces")
+        );
+    }
+
+    #[test]
+    fn plain_imap_is_refused_because_tls_is_required() {
+        let err = parse("imap://bounces@mail.example/INBOX").unwrap_err();
+        assert!(err.contains("TLS is required"), "{err}");
+        assert!(err.contains("imaps://"), "{err}");
+    }
+
+    #[test]
+    fn junk_is_refused_with_the_expected_shape() {
+        for s in [
+            "",
+            "mail.example",
+            "bounces@mail.example",
+            "https://bounces@mail.example/",
+            "imaps://mail.example/INBOX",
+            "imaps:///INBOX",
+            "imaps://bounces@mail.example:0/",
+            "imaps://bounces@mail.example:99999/",
+            "imaps://bounces@mail.example/INBOX?x=1",
+            "imaps://bounces@mail.example/Bo%C3%AEte",
+            "imaps://bounces@mail.example/*",
+            "imaps://bounces@mail.example/%FF",
+        ] {
+            assert!(parse(s).is_err(), "{s:?} was accepted");
+        }
+        let err = parse("smtp://bounces@mail.example/").unwrap_err();
+        assert!(err.contains("imaps://user@host"), "{err}");
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_refused_and_not_repeated() {
+        let err = parse("imaps://bounces:hunter2@mail.example/").unwrap_err();
+        assert!(err.contains("password setting"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = parse("imap://bounces:hunter2@mail.example/").unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

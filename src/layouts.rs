@@ -23,6 +23,18 @@ const DEFAULT_EDITIONS: &[(&str, &str)] = &[
 
 const MAX_LAYOUT_BYTES: u64 = 256 * 1024;
 
+/// The embedded layout files, by path under `layouts/` (for `almanac init
+/// --layouts`, which writes them out for customising).
+pub fn default_files() -> Vec<(String, &'static str)> {
+    let mut out = vec![("email.css".to_owned(), DEFAULT_CSS)];
+    out.extend(
+        DEFAULT_EDITIONS
+            .iter()
+            .map(|(id, text)| (format!("editions/{id}.toml"), *text)),
+    );
+    out
+}
+
 #[derive(Debug, Clone)]
 pub struct Layouts {
     /// Path shown in errors about the stylesheet.

@@ -119,7 +119,7 @@ fn generated_cases() -> Vec<Case> {
             args: build(),
             expect_stderr: strings(&[
                 &format!(
-                    "{ISSUE_TOML}:1:1: error: missing fields `edition`, `date`, `subject` and `preheader`"
+                    "{ISSUE_TOML}:1:1: error: missing keys `edition`, `date`, `subject` and `preheader`"
                 ),
                 "1 error, 0 warnings",
             ]),
@@ -167,7 +167,7 @@ fn generated_cases() -> Vec<Case> {
             name: "generated: 40 000 empty [[news]] tables".into(),
             args: build(),
             expect_stderr: strings(&[
-                "news item 8: missing fields `title`, `url`, `source`, `published`, `score` and `summary`",
+                "news item 8: missing keys `title`, `url`, `source`, `published`, `score` and `summary`",
                 &format!("{ISSUE_TOML}: error: 39900 more problems in this file are not shown"),
                 "hint: fix the first 100 and run again",
                 "101 errors, 0 warnings",

@@ -7,6 +7,8 @@
 //! garbage is reported and changes nothing.
 
 mod common;
+#[path = "support/dovecot.rs"]
+mod dovecot;
 mod sink;
 
 use std::io::Write;
@@ -301,6 +303,74 @@ fn a_maildir_and_an_mbox_make_exactly_the_right_changes() {
     assert_eq!(v[0]["report"]["changed"].as_array().unwrap().len(), 0);
     assert_the_five_changes(&s2);
     assert_eq!(s2.read("bounces.mbox"), mbox, "the mbox is only read");
+}
+
+#[test]
+fn an_imap_mailbox_makes_the_same_changes_and_loses_nothing() {
+    let Some(sink) = Sink::start(&[]) else { return };
+    let Some(d) = dovecot::Dovecot::start() else {
+        return;
+    };
+    let s = sample(5);
+    send(&s, &sink, SUNDAY);
+    let five = the_five(&sink);
+    for (_, raw) in &five {
+        d.deliver("INBOX", raw.as_bytes());
+    }
+    std::fs::write(s.path("imap-ca.pem"), d.ca_pem()).unwrap();
+    let config = s.read("newsletter.toml");
+    s.write(
+        "newsletter.toml",
+        format!(
+            "{config}imap = \"{}\"\nimap_folder = \"Bounces.Handled\"\nimap_tls_ca = \"imap-ca.pem\"\n",
+            d.url("INBOX")
+        ),
+    );
+
+    // Without the password: a clear error, and nothing read or moved.
+    let out = bounces(&s, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("ALMANAC_IMAP_PASSWORD"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(d.list("INBOX").len(), 5);
+
+    let run = |s: &Sample| {
+        let mut cmd = s.command(&["bounces", "--json"]);
+        cmd.env("ALMANAC_UNSUBSCRIBE_SECRET", SECRET)
+            .env("ALMANAC_IMAP_PASSWORD", d.password());
+        cmd.output().unwrap()
+    };
+    let out = run(&s);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out), d.log());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &v[0]["report"];
+    assert_eq!(r["messages"], 5, "{v}");
+    assert_eq!(r["counts"]["hard bounce"], 1);
+    assert_eq!(r["counts"]["complaint"], 1);
+    assert_eq!(r["not_understood"].as_array().unwrap().len(), 1, "{v}");
+    assert_the_five_changes(&s);
+
+    // The four understood moved, flagged seen; the unrelated one stays in
+    // the inbox exactly as it came, unread; nothing is deleted.
+    let inbox = d.list("INBOX");
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert!(inbox[0].0.is_empty(), "{:?}", inbox[0].0);
+    assert_eq!(inbox[0].1, five[4].1.as_bytes());
+    let moved = d.list("Bounces.Handled");
+    assert_eq!(moved.len(), 4);
+    assert!(moved.iter().all(|(flags, _)| flags == &["\\Seen"]));
+    assert_eq!(d.total(), 5, "a message was lost or copied");
+
+    // A second run finds only the unrelated mail and changes nothing.
+    let out = run(&s);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["report"]["messages"], 1, "{v}");
+    assert_the_five_changes(&s);
+    assert_eq!(d.total(), 5);
 }
 
 #[test]

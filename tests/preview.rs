@@ -284,7 +284,7 @@ fn only_its_own_pages_are_served() {
         "/issue/%ff%fe",
         "/issue/2026-11-25-Midweek",
         "/issue/2099-01-01-midweek",
-        "/issue/2026-11-25-midweek/",
+        "/issue/2099-01-01-midweek/",
     ] {
         let r = preview.get(path);
         assert_eq!(
@@ -613,4 +613,36 @@ fn chromium_shows_the_frames_and_follows_edits_live() {
     browser.wait_for("the original title", PROBE, timeout, |v| {
         text(v, "desktop").contains(&fold(&old))
     });
+}
+
+#[test]
+fn the_terminal_logs_each_rebuild_and_error_and_a_trailing_slash_works() {
+    let sample = Sample::new();
+    let preview = Preview::start(&sample, &[]);
+    let r = preview.get(&format!("/issue/{MIDWEEK}/"));
+    assert_eq!(r.status, 200, "a trailing slash is the same page");
+    let wait_log = |what: &str| {
+        let start = Instant::now();
+        while !preview.stderr().contains(what) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no `{what}` in the log:\n{}",
+                preview.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_log(&format!("rebuilt {MIDWEEK}"));
+    // A save that breaks the issue: the change and the error, with its place.
+    let before = preview.version();
+    sample.edit(
+        format!("issues/{MIDWEEK}/issue.toml"),
+        "subject = ",
+        "subject = 7 #",
+    );
+    wait_log("changed: ");
+    preview.wait_for("the reload", "/version", |r| r.body != before);
+    let _ = preview.get(&format!("/issue/{MIDWEEK}"));
+    wait_log(&format!("{MIDWEEK} does not build:"));
+    wait_log(&format!("issues/{MIDWEEK}/issue.toml:"));
 }

@@ -444,7 +444,7 @@ fn bad_smtp_and_dkim_config_sends_nothing() {
         ),
         (
             "[smtp]\nurl = \"smtp://127.0.0.1:25\"\nport = 25\n",
-            "unknown field",
+            "unknown key `port`",
         ),
         (
             "[dkim]\ndomain = \"almanac.example\"\nselector = \"s\"\nkey = \"missing.pem\"\n",

@@ -24,6 +24,12 @@ pub fn check(project: &Project, arg: Option<&str>, all: bool) -> Result<Report> 
         vec![arg.map(str::to_owned)]
     };
     let mut report = Report::default();
+    for p in project.config.placeholders() {
+        report.problems.push(
+            crate::diag::Problem::warning(&project.config.file, p)
+                .hint("fine for previews and the outbox; a send over SMTP refuses to go out until it is fixed"),
+        );
+    }
     for id in &ids {
         match check_one(project, id.as_deref()) {
             Ok((line, p)) => {

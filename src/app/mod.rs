@@ -16,6 +16,7 @@ pub mod bounces;
 pub mod build;
 pub mod check;
 mod error;
+pub mod init;
 pub mod lifecycle;
 pub mod mailer;
 pub mod marks;

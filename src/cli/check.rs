@@ -11,11 +11,27 @@ pub struct Args {
     /// Check every issue.
     #[arg(long, conflicts_with = "issue")]
     pub all: bool,
+    /// Print the problems and the issues that passed as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let project = super::project(cli)?;
     let report = app::check::check(&project, args.issue.as_deref(), args.all)?;
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "ok": report.ok,
+            "errors": report.problems.errors(),
+            "warnings": report.problems.warnings(),
+            "problems": report.problems.iter().map(|p| p.to_json()).collect::<Vec<_>>(),
+        }));
+        return Ok(if report.problems.has_errors() {
+            exit::INVALID
+        } else {
+            exit::OK
+        });
+    }
     super::print_problems(&report.problems);
     for line in &report.ok {
         println!("ok: {line}");

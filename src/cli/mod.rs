@@ -7,6 +7,7 @@ mod archive;
 mod bounces;
 mod build;
 mod check;
+mod init;
 mod mark;
 mod new;
 mod preview;
@@ -46,38 +47,86 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The subcommands, in the order of an editor's week.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build an issue into out/<issue>/: email.html, email.txt, web.html, message.eml.
-    Build(build::Args),
-    /// Validate the config, layouts and an issue, and lint the built email.
-    Check(check::Args),
+    /// Start a new newsletter: newsletter.toml, .gitignore and a first draft.
+    Init(init::Args),
     /// Scaffold the next issue of an edition from a commented template.
+    #[command(after_help = "Examples:
+  almanac new midweek                 # the next Wednesday's issue, as a draft
+  almanac new sunday --date 2026-12-06")]
     New(new::Args),
+    /// Serve every issue on 127.0.0.1 as it will look, reloading on save.
+    #[command(after_help = "Examples:
+  almanac preview                     # http://127.0.0.1:4747
+  almanac preview --port 8000")]
+    Preview(preview::Args),
+    /// Validate the config, layouts and an issue, and lint the built email.
+    #[command(after_help = "Examples:
+  almanac check                       # the newest issue
+  almanac check 2026-11-25-midweek
+  almanac check --all --json")]
+    Check(check::Args),
+    /// Build an issue into out/<issue>/: email.html, email.txt, web.html, message.eml.
+    #[command(after_help = "Examples:
+  almanac build 2026-11-25-midweek
+  almanac build                       # the newest issue")]
+    Build(build::Args),
     /// Deliver an issue to every subscriber who should get it, exactly once.
+    #[command(
+        override_usage = "almanac send <ISSUE> [OPTIONS]\n       almanac send --due [OPTIONS]"
+    )]
+    #[command(after_help = "Examples:
+  almanac send 2026-11-25-midweek --test ed@example.org --test rev@example.org   # proofs
+  almanac send 2026-11-25-midweek --dry-run     # build every message, send none
+  almanac send 2026-11-25-midweek               # asks, then sends over SMTP
+  almanac send 2026-11-25-midweek --outbox --yes   # write the messages to out/outbox/
+  almanac send --due                            # for cron/systemd: what the schedule says is due")]
     Send(send::Args),
     /// Where each issue stands (draft, ready, due, sent ...), or one issue's deliveries.
+    #[command(after_help = "Examples:
+  almanac status
+  almanac status 2026-11-25-midweek --json")]
     Status(status::Args),
+    /// Upcoming sends, or systemd/cron units for `send --due`.
+    #[command(after_help = "Examples:
+  almanac schedule
+  almanac schedule --systemd > almanac-send.units")]
+    Schedule(schedule::Args),
     /// Never send this issue from `send --due` (--undo to take it back).
+    #[command(after_help = "Example:
+  almanac skip 2026-11-25-midweek")]
     Skip(mark::Args),
     /// Put an issue in the archive although it was not sent over SMTP (--undo to withdraw).
+    #[command(after_help = "Example:
+  almanac publish 2026-11-25-midweek")]
     Publish(mark::Args),
-    /// Suppress addresses (by address, unsubscribe token, or bounce/complaint mail); wins over the list.
-    Unsubscribe(unsubscribe::Args),
-    /// Read returned mail (bounces, complaints, auto-replies) from stdin, a Maildir, an mbox or IMAP, and record it.
-    Bounces(bounces::Args),
     /// Check, list and edit the subscriber list.
+    #[command(after_help = "Examples:
+  almanac subscribers import mailchimp-export.csv --dry-run
+  almanac subscribers list --status pending
+  almanac subscribers add ada@example.com --name Ada --editions sunday")]
     Subscribers(subscribers::Args),
-    /// Upcoming sends, or systemd/cron units for `send --due`.
-    Schedule(schedule::Args),
+    /// Read returned mail (bounces, complaints, auto-replies) from stdin, a Maildir, an mbox or IMAP, and record it.
+    #[command(after_help = "Examples:
+  almanac bounces ~/Maildir/.Bounces
+  almanac bounces -                   # one message from an MTA's pipe
+  almanac bounces imaps://bounces%40almanac.example@mail.almanac.example/INBOX --json")]
+    Bounces(bounces::Args),
+    /// Suppress addresses (by address or unsubscribe token); wins over the list.
+    #[command(after_help = "Examples:
+  almanac unsubscribe ada@example.com
+  almanac unsubscribe ada@example.com --undo")]
+    Unsubscribe(unsubscribe::Args),
     /// Write the web archive to out/site/: every issue, an index and an Atom feed.
     Archive(archive::Args),
     /// Serve sign-up, one-click unsubscribe, the manage page and the archive (behind a TLS reverse proxy).
+    #[command(after_help = "Example:
+  almanac serve --listen 127.0.0.1:8080")]
     Serve(serve::Args),
     /// Print an HTML form for a website that signs readers up through `almanac serve`.
     SubscribeForm(subscribe_form::Args),
-    /// Serve every issue on 127.0.0.1 as it will look, reloading on save.
-    Preview(preview::Args),
 }
 
 /// A command's result: the exit code of a finished run, or why it stopped.
@@ -86,6 +135,7 @@ pub type CmdResult = Result<u8, Error>;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Init(a) => init::run(&cli, a),
         Command::Build(a) => build::run(&cli, a),
         Command::Check(a) => check::run(&cli, a),
         Command::New(a) => new::run(&cli, a),

@@ -10,8 +10,13 @@ pub struct Args {
     /// The edition, e.g. `midweek` or `sunday`.
     pub edition: String,
     /// The issue date (YYYY-MM-DD); default: the edition's next scheduled day.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_date)]
     pub date: Option<NaiveDate>,
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date in the form YYYY-MM-DD, e.g. 2026-12-02"))
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {

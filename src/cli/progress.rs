@@ -16,7 +16,16 @@ impl Progress {
         } else {
             let b = ProgressBar::new(total);
             b.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} ETA {eta} {msg}")
+                ProgressStyle::with_template("{bar:40} {pos}/{len} {rate} ETA {eta} {msg}")
+                    .map(|s| {
+                        // Whole messages a second: "97/s", not "97.4126/s".
+                        s.with_key(
+                            "rate",
+                            |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                                let _ = write!(w, "{:.0}/s", st.per_sec());
+                            },
+                        )
+                    })
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             b

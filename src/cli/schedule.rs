@@ -17,6 +17,9 @@ pub struct Args {
     /// Print a crontab line for `send --due`.
     #[arg(long)]
     pub cron: bool,
+    /// Print the upcoming sends as JSON.
+    #[arg(long, conflicts_with_all = ["systemd", "cron"])]
+    pub json: bool,
     /// Pretend the time is this (RFC 3339).
     #[arg(long)]
     pub now: Option<DateTime<Utc>>,
@@ -44,12 +47,34 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         return Ok(exit::OK);
     }
     let now = args.now.unwrap_or_else(crate::clock::now);
+    let upcoming = app::schedule::upcoming(&project, now, args.count)?;
+    if args.json {
+        let sends: Vec<serde_json::Value> = upcoming
+            .iter()
+            .map(|u| {
+                let o = &u.occurrence;
+                serde_json::json!({
+                    "edition": o.slot.edition.as_str(),
+                    "date": o.date.to_string(),
+                    "local": o.at.with_timezone(&s.timezone).to_rfc3339(),
+                    "utc": o.at.to_rfc3339(),
+                    "issue": u.issue.as_ref().map(ToString::to_string),
+                })
+            })
+            .collect();
+        super::print_json(&serde_json::json!({
+            "timezone": s.timezone.name(),
+            "grace_minutes": s.grace.as_secs() / 60,
+            "sends": sends,
+        }));
+        return Ok(exit::OK);
+    }
     println!(
         "time zone {}, grace {} min",
         s.timezone,
         s.grace.as_secs() / 60
     );
-    for u in app::schedule::upcoming(&project, now, args.count)? {
+    for u in upcoming {
         let o = &u.occurrence;
         println!(
             "{:<8} {}  {} local  {} UTC  {}",

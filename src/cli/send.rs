@@ -28,9 +28,10 @@ pub struct Args {
     /// Build and check every personalised message, send nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Send one proof to this address (marked as a proof); the journal is untouched.
-    #[arg(long, value_name = "ADDR")]
-    pub test: Option<Email>,
+    /// Send a proof to these addresses (repeat, or separate with commas);
+    /// marked as a proof; the journal is untouched.
+    #[arg(long, value_name = "ADDR", value_delimiter = ',')]
+    pub test: Vec<Email>,
     /// Send to at most N of the pending recipients.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -55,12 +56,21 @@ fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let project = super::project(cli)?;
     let now = args.now.unwrap_or_else(crate::clock::now);
-    if let Some(addr) = &args.test {
-        let built = project.built(args.issue.as_deref())?;
-        let proof = app::send::proof(&project, built, addr, now)?;
-        warn(&proof.warnings);
-        if !args.json {
-            println!("proof sent to {} via {}", proof.to, proof.transport);
+    if !args.test.is_empty() {
+        let mut sent = Vec::new();
+        for addr in &args.test {
+            let built = project.built(args.issue.as_deref())?;
+            let proof = app::send::proof(&project, built, addr, now)?;
+            if sent.is_empty() {
+                warn(&proof.warnings);
+            }
+            if !args.json {
+                println!("proof sent to {} via {}", proof.to, proof.transport);
+            }
+            sent.push(serde_json::json!({ "to": proof.to.to_string(), "via": proof.transport.to_string() }));
+        }
+        if args.json {
+            super::print_json(&sent);
         }
         return Ok(exit::OK);
     }

@@ -67,6 +67,9 @@ pub struct Config {
     pub bounces: Bounces,
 }
 
+/// The postal address `almanac init` writes, for the editor to replace.
+pub const INIT_POSTAL_ADDRESS: &str = "Your name, street, city, postcode, country";
+
 /// Returned mail: the VERP return path and the bounce mailbox.
 #[derive(Debug, Clone)]
 pub struct Bounces {
@@ -278,6 +281,41 @@ impl Config {
             Some(m) => m.to_string(),
             None => self.beside_unsubscribe("manage"),
         }
+    }
+
+    /// What `almanac init` left for the editor to fill in (or that is
+    /// plainly not theirs): a real send refuses to go out with any of it.
+    pub fn placeholders(&self) -> Vec<String> {
+        let example = |domain: &str| {
+            let d = domain.to_ascii_lowercase();
+            ["example.com", "example.org", "example.net"]
+                .iter()
+                .any(|e| d == *e || d.ends_with(&format!(".{e}")))
+        };
+        let nl = &self.newsletter;
+        let mut out = Vec::new();
+        if example(nl.from.email.domain()) {
+            out.push(format!(
+                "`from` is {}, an example address; use your own sending address",
+                nl.from.email
+            ));
+        }
+        if nl.postal_address.as_str() == INIT_POSTAL_ADDRESS {
+            out.push("`postal_address` still holds the template's text; write the sender's postal address".into());
+        }
+        for (key, url) in [
+            ("archive", self.links.archive.as_str()),
+            ("unsubscribe", self.links.unsubscribe.as_str()),
+        ] {
+            if url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(example))
+                .unwrap_or(false)
+            {
+                out.push(format!("`links.{key}` ({url}) is at an example domain; point it at where almanac serve runs"));
+            }
+        }
+        out
     }
 
     /// The subscribe page (`almanac serve`'s /subscribe): `links.subscribe`,

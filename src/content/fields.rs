@@ -39,12 +39,12 @@ impl<'a, 'i> Fields<'a, 'i> {
         let mut errors = std::mem::take(&mut self.errors);
         match &std::mem::take(&mut self.missing)[..] {
             [] => {}
-            [key] => errors.push((self.at.clone(), format!("missing field `{key}`"))),
+            [key] => errors.push((self.at.clone(), format!("missing key `{key}`"))),
             [rest @ .., last] => {
                 let list = rest.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>();
                 errors.push((
                     self.at.clone(),
-                    format!("missing fields {} and `{last}`", list.join(", ")),
+                    format!("missing keys {} and `{last}`", list.join(", ")),
                 ));
             }
         }
@@ -52,22 +52,20 @@ impl<'a, 'i> Fields<'a, 'i> {
         errors
     }
 
-    /// Reports every key that is not in `known`, as `deny_unknown_fields` would.
+    /// Reports every key that is not in `known`, as `deny_unknown_fields`
+    /// would, with the likely intended key.
     pub fn deny_unknown(&mut self, known: &[&str]) {
-        let expected = known
-            .iter()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
         for (key, _) in self.table.iter() {
-            if !known.contains(&key.get_ref().as_ref()) {
-                self.errors.push((
-                    key.span(),
-                    format!(
-                        "unknown field `{}`, expected one of {expected}",
-                        key.get_ref()
+            let key_str: &str = key.get_ref().as_ref();
+            if !known.contains(&key_str) {
+                let msg = match crate::diag::did_you_mean(key_str, known) {
+                    Some(m) => format!("unknown key `{key_str}`; did you mean `{m}`?"),
+                    None => format!(
+                        "unknown key `{key_str}` (the keys here: {})",
+                        known.join(", ")
                     ),
-                ));
+                };
+                self.errors.push((key.span(), msg));
             }
         }
     }
@@ -99,7 +97,12 @@ impl<'a, 'i> Fields<'a, 'i> {
             Ok(v) => Some(Some(Spanned::new(span, v))),
             Err(e) => {
                 let at = e.span().unwrap_or(span);
-                self.errors.push((at, e.message().trim().to_owned()));
+                let (msg, hint) = crate::diag::in_words(e.message(), Some(key));
+                let msg = match hint {
+                    Some(h) => format!("{msg} ({h})"),
+                    None => msg,
+                };
+                self.errors.push((at, msg));
                 None
             }
         }
@@ -123,6 +126,6 @@ mod tests {
         let errors = f.take_errors();
         let spans: Vec<_> = errors.iter().map(|e| e.0.start).collect();
         assert_eq!(spans, [0, 4, 14], "{errors:?}");
-        assert_eq!(errors[0].1, "missing fields `d` and `e`");
+        assert_eq!(errors[0].1, "missing keys `d` and `e`");
     }
 }

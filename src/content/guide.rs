@@ -6,8 +6,6 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use super::fields::Fields;
 use super::markdown::{self, Block, Inline};
 use crate::diag::{Problem, Problems, read_text, toml_problem, toml_value_problem};
@@ -38,11 +36,24 @@ pub struct GuideMeta {
     pub related: Vec<Line>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Beginner,
     Intermediate,
     Advanced,
+}
+
+/// Case does not matter: `level = "intermediate"` is what was meant.
+impl<'de> serde::Deserialize<'de> for Level {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const ALL: [Level; 3] = [Level::Beginner, Level::Intermediate, Level::Advanced];
+        let s = String::deserialize(d)?;
+        ALL.into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                serde::de::Error::unknown_variant(&s, &["Beginner", "Intermediate", "Advanced"])
+            })
+    }
 }
 
 impl Level {
@@ -176,6 +187,11 @@ fn split_front_matter(
     let start = src.strip_prefix('\u{feff}').map_or(0, |_| 3);
     let first = src[start..].split_inclusive('\n').next().unwrap_or("");
     if first.trim_end() != "+++" {
+        let hint = if first.trim_end() == "---" {
+            "almanac's front matter is TOML between `+++` lines, not YAML between `---` (the Jekyll/Hugo habit): make both `---` lines `+++` and write the fields as TOML, e.g. title = \"...\""
+        } else {
+            hint
+        };
         return Err(
             Problem::error(file, "guide.md does not start with front matter")
                 .at(src, start..start + first.trim_end().len())

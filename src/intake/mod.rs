@@ -5,6 +5,7 @@
 //! to a folder; everything else is left exactly where it was. Nothing is
 //! ever deleted.
 
+pub mod imap;
 mod maildir;
 
 use std::io::Read;
@@ -80,6 +81,7 @@ pub struct Item {
 enum At {
     Nowhere,
     File(PathBuf),
+    Uid(u32),
 }
 
 /// An open source.
@@ -119,22 +121,50 @@ pub fn open(source: &Source, imap: &ImapAccess<'_>) -> Result<Box<dyn Mailbox>, 
     })
 }
 
+/// An IMAP mailbox: listed once when opened, each message downloaded when
+/// its turn comes (a full bounce mailbox need not fit in memory), each
+/// handled one moved to the configured folder.
 fn imap_box(url: &ImapUrl, access: &ImapAccess<'_>) -> Result<ImapBox, String> {
-    let _ = (url, access);
-    Err("IMAP is not built in yet".into())
+    let password = access
+        .password
+        .ok_or("reading an IMAP mailbox needs its password (ALMANAC_IMAP_PASSWORD)")?;
+    let mut mailbox = imap::Mailbox::connect(url, password, access.tls_ca, access.timeout)?;
+    let mut listed = mailbox.list()?;
+    listed.reverse();
+    Ok(ImapBox {
+        mailbox,
+        listed,
+        folder: access.folder.to_owned(),
+    })
 }
 
-struct ImapBox;
+struct ImapBox {
+    mailbox: imap::Mailbox,
+    /// Still to read, the next last.
+    listed: Vec<(u32, u32)>,
+    folder: String,
+}
 
 impl Mailbox for ImapBox {
     fn next(&mut self) -> Result<Option<Item>, String> {
-        Ok(None)
+        let Some((uid, size)) = self.listed.pop() else {
+            return Ok(None);
+        };
+        let raw = self.mailbox.read(uid, size, MAX_MESSAGE_BYTES)?;
+        Ok(Some(Item {
+            label: format!("UID {uid}"),
+            raw,
+            at: At::Uid(uid),
+        }))
     }
-    fn handled(&mut self, _: &Item) -> Result<(), String> {
-        Ok(())
+    fn handled(&mut self, item: &Item) -> Result<(), String> {
+        match item.at {
+            At::Uid(uid) => self.mailbox.handled(uid, &self.folder),
+            _ => Ok(()),
+        }
     }
     fn close(self: Box<Self>) -> Result<(), String> {
-        Ok(())
+        self.mailbox.logout()
     }
 }
 

@@ -4,11 +4,13 @@
 //! has CRLF line endings and no line over 76 octets in the body.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, FixedOffset};
 use email_encoding::headers::writer::EmailWriter;
 use sha2::{Digest, Sha256};
 
+use super::dkim::{self, Signer};
 use super::token::{Purpose, TokenKey};
 use crate::domain::{EditionId, Email, IssueId, Line, Mailbox};
 use crate::render::{Field, Rendered, Template, personal::Piece, personal::html_escape};
@@ -32,8 +34,8 @@ pub struct Identity<'a> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
-    Html,
-    Text,
+    Html = 0,
+    Text = 1,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +57,8 @@ pub struct Prepared {
     unsubscribe_mailto: String,
     greeting_fallback: String,
     proof: bool,
+    /// For DKIM, made the first time a message is signed.
+    canonical: OnceLock<Canonical>,
 }
 
 /// A recipient as the message needs it.
@@ -153,6 +157,7 @@ impl Prepared {
             unsubscribe_mailto: id.unsubscribe_mailto.to_string(),
             greeting_fallback: id.greeting_fallback.to_owned(),
             proof,
+            canonical: OnceLock::new(),
         }
     }
 
@@ -186,12 +191,66 @@ impl Prepared {
 
     /// The complete message for one recipient.
     pub fn personalise(&self, r: &Recipient<'_>, key: &TokenKey) -> Personal {
+        let mut p = self.personal(r, key);
+        let mut bytes = Vec::with_capacity(self.len_hint());
+        bytes.extend_from_slice(self.common.as_bytes());
+        bytes.extend_from_slice(p.headers.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        self.write_body(&mut p, &mut bytes);
+        Personal {
+            message_id: p.message_id,
+            bytes,
+        }
+    }
+
+    /// The complete message for one recipient, DKIM-signed: the same bytes
+    /// as `personalise` with the DKIM-Signature header first. The body is
+    /// hashed from the issue's chunks, canonicalised once per issue, with
+    /// the hash of everything before the first personal field taken once
+    /// and cloned; only the personal values are canonicalised per message,
+    /// and the message is written once, signature first.
+    pub fn personalise_signed(
+        &self,
+        r: &Recipient<'_>,
+        key: &TokenKey,
+        signer: &Signer,
+    ) -> Result<Personal, dkim::Error> {
+        let mut p = self.personal(r, key);
+        let canonical = self.canonical.get_or_init(|| Canonical::of(&self.body));
+        let mut hasher = canonical.prefix.clone();
+        let mut scratch = Vec::with_capacity(256);
+        for (chunk, lines) in self
+            .body
+            .iter()
+            .zip(&canonical.chunks)
+            .skip(canonical.first_field)
+        {
+            match chunk {
+                Chunk::Bytes(_) => hasher.canonical(lines),
+                Chunk::Field(f, part) => hasher.lines(p.value(*f, *part), &mut scratch),
+            }
+        }
+        let mut head = Vec::with_capacity(self.common.len() + p.headers.len());
+        head.extend_from_slice(self.common.as_bytes());
+        head.extend_from_slice(p.headers.as_bytes());
+        let signature = signer.header(&head, &hasher.finish(), crate::clock::now().timestamp())?;
+        let mut bytes = Vec::with_capacity(signature.len() + self.len_hint());
+        bytes.extend_from_slice(signature.as_bytes());
+        bytes.extend_from_slice(&head);
+        bytes.extend_from_slice(b"\r\n");
+        self.write_body(&mut p, &mut bytes);
+        Ok(Personal {
+            message_id: p.message_id,
+            bytes,
+        })
+    }
+
+    /// One recipient's headers and values.
+    fn personal<'r>(&'r self, r: &'r Recipient<'r>, key: &TokenKey) -> Values<'r> {
         let message_id = self.message_id(r.email);
         let token = key.make(r.id, &Purpose::Unsubscribe(self.edition.clone()));
         let unsubscribe = with_token(&self.unsubscribe_url, &token);
         let manage = self.manage_link(key, r.id);
-        let name = r.name.unwrap_or(&self.greeting_fallback);
-        let mut bytes = Vec::with_capacity(self.len_hint());
         let mut h = String::with_capacity(512);
         match r.name {
             Some(n) => {
@@ -207,29 +266,24 @@ impl Prepared {
             "List-Unsubscribe: <mailto:{}?subject=unsubscribe%20{token}>,\r\n <{unsubscribe}>\r\n",
             self.unsubscribe_mailto
         );
-        bytes.extend_from_slice(self.common.as_bytes());
-        bytes.extend_from_slice(h.as_bytes());
-        bytes.extend_from_slice(b"\r\n");
+        Values {
+            message_id,
+            headers: h,
+            name: r.name.unwrap_or(&self.greeting_fallback),
+            email: r.email.as_str(),
+            unsubscribe,
+            manage,
+            encoded: Default::default(),
+        }
+    }
+
+    fn write_body(&self, p: &mut Values<'_>, bytes: &mut Vec<u8>) {
         for chunk in &self.body {
             match chunk {
                 Chunk::Bytes(b) => bytes.extend_from_slice(b),
-                Chunk::Field(f, part) => {
-                    let value = match f {
-                        Field::Name => name,
-                        Field::Email => r.email.as_str(),
-                        Field::UnsubscribeUrl => &unsubscribe,
-                        Field::ManageUrl => &manage,
-                    };
-                    let value = match part {
-                        Part::Html => html_escape(value),
-                        Part::Text => value.to_owned(),
-                    };
-                    bytes.extend_from_slice(&quoted_printable::encode(value.as_bytes()));
-                    bytes.extend_from_slice(b"=\r\n");
-                }
+                Chunk::Field(f, part) => bytes.extend_from_slice(p.value(*f, *part)),
             }
         }
-        Personal { message_id, bytes }
     }
 
     fn len_hint(&self) -> usize {
@@ -329,6 +383,82 @@ impl Single<'_> {
             }
         }
         Personal { message_id, bytes }
+    }
+}
+
+/// One recipient's personal headers and field values; each value is
+/// encoded for a part the first time that part needs it.
+struct Values<'r> {
+    message_id: String,
+    /// To, Message-ID and List-Unsubscribe, each ending in CRLF.
+    headers: String,
+    name: &'r str,
+    email: &'r str,
+    unsubscribe: String,
+    manage: String,
+    /// By field and part: the value quoted-printable encoded, then a soft
+    /// line break, so it is a run of whole lines.
+    encoded: [[Option<Vec<u8>>; 2]; 4],
+}
+
+impl Values<'_> {
+    fn value(&mut self, f: Field, part: Part) -> &[u8] {
+        let (i, value) = match f {
+            Field::Name => (0, self.name),
+            Field::Email => (1, self.email),
+            Field::UnsubscribeUrl => (2, self.unsubscribe.as_str()),
+            Field::ManageUrl => (3, self.manage.as_str()),
+        };
+        self.encoded[i][part as usize].get_or_insert_with(|| {
+            let value = match part {
+                Part::Html => html_escape(value),
+                Part::Text => value.to_owned(),
+            };
+            let mut enc = quoted_printable::encode(value.as_bytes());
+            enc.extend_from_slice(b"=\r\n");
+            enc
+        })
+    }
+}
+
+/// The body as DKIM's relaxed canonicalisation sees it (RFC 6376 §3.4.4),
+/// made once per issue. Every chunk is a run of whole lines (a literal
+/// chunk ends in CRLF, a field in a soft line break), so each can be
+/// canonicalised on its own.
+struct Canonical {
+    /// Each literal chunk canonicalised (empty for a field).
+    chunks: Vec<Vec<u8>>,
+    /// The first field's index: the body is the same for everyone up to it.
+    first_field: usize,
+    /// The hash after the chunks before the first field.
+    prefix: dkim::BodyHasher,
+}
+
+impl Canonical {
+    fn of(body: &[Chunk]) -> Canonical {
+        let chunks: Vec<Vec<u8>> = body
+            .iter()
+            .map(|c| {
+                let mut lines = Vec::new();
+                if let Chunk::Bytes(b) = c {
+                    dkim::relax_lines(b, |s| lines.extend_from_slice(s));
+                }
+                lines
+            })
+            .collect();
+        let first_field = body
+            .iter()
+            .position(|c| matches!(c, Chunk::Field(..)))
+            .unwrap_or(body.len());
+        let mut prefix = dkim::BodyHasher::new();
+        for lines in &chunks[..first_field] {
+            prefix.canonical(lines);
+        }
+        Canonical {
+            chunks,
+            first_field,
+            prefix,
+        }
     }
 }
 

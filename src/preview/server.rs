@@ -94,6 +94,8 @@ fn router(app: App) -> Router {
         .route("/", get(index))
         .route("/version", get(version))
         .route("/issue/{id}", get(issue_page))
+        // A trailing slash is what a typed or pasted URL often has.
+        .route("/issue/{id}/", get(issue_page))
         .route("/issue/{id}/{file}", get(issue_file))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), guard))
@@ -170,12 +172,41 @@ impl Inner {
             {
                 return None;
             }
-            let entry = cache
-                .snapshots
-                .entry(id.clone())
-                .or_insert_with(|| Arc::new(source.render(id)));
+            let entry = cache.snapshots.entry(id.clone()).or_insert_with(|| {
+                let r = source.render(id);
+                log_render(id, &r);
+                Arc::new(r)
+            });
             Some(entry.clone())
         })
+    }
+}
+
+/// One line per render on the terminal, like zola and mdBook: the time, the
+/// issue, and its warnings or the first lines of its errors.
+fn log_render(id: &IssueId, r: &Result<Snapshot, Error>) {
+    let now = crate::clock::log_time();
+    match r {
+        Ok(s) if s.warnings.warnings() > 0 => eprintln!(
+            "{now} rebuilt {id} ({} warning{})",
+            s.warnings.warnings(),
+            if s.warnings.warnings() == 1 { "" } else { "s" }
+        ),
+        Ok(_) => eprintln!("{now} rebuilt {id}"),
+        Err(e) => {
+            let text = super::live::text(e);
+            let mut lines = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("hint:"));
+            eprintln!("{now} {id} does not build:");
+            for l in lines.by_ref().take(5) {
+                eprintln!("  {l}");
+            }
+            let more = lines.count();
+            if more > 0 {
+                eprintln!("  ... and {more} more (the page shows them all)");
+            }
+        }
     }
 }
 

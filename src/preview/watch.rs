@@ -45,6 +45,11 @@ pub fn spawn(source: Arc<dyn Source>, generation: Arc<AtomicU64>) -> notify::Res
                     }
                 }
                 generation.fetch_add(1, Ordering::SeqCst);
+                if let Ok(e) = &event
+                    && let Some(p) = e.paths.first()
+                {
+                    eprintln!("{} changed: {}", crate::clock::log_time(), p.display());
+                }
                 // The change may have been to `[paths]` in newsletter.toml,
                 // or may have created a watched folder.
                 watches.update(&mut watcher, &source.watched());

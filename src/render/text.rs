@@ -17,6 +17,7 @@ pub fn wrap<'a>(text: &'a str, first: &'a str, rest: &'a str) -> Vec<std::borrow
         .initial_indent(first)
         .subsequent_indent(rest)
         .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
         .break_words(false);
     textwrap::wrap(text, opts)
 }
@@ -319,4 +320,19 @@ fn footer(w: &mut Writer, v: &View<'_>) {
         v.config.subscribe_url()
     ));
     w.wrap(&format!("{} · {}", n.name, n.postal_address), "", "");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn a_long_url_is_never_cut_at_a_hyphen_or_a_query() {
+        let url = "https://almanac.example/confirm?t=v2.AwAAAAAAAAABAAAAAGsXRlQ.FQ_mSETq-x-y";
+        let text =
+            format!("To confirm, open this link within a week, or nothing happens: {url} thanks");
+        let lines = wrap(&text, "", "");
+        assert!(lines.iter().any(|l| l.trim() == url), "{lines:?}");
+        assert!(lines.iter().all(|l| l.len() <= 78 || l.trim() == url));
+    }
 }

@@ -292,15 +292,16 @@ impl Job {
             email: &target.email,
             name: target.name.as_ref().map(Line::as_str),
         };
-        let personal = self.prepared.personalise(&recipient, &self.key);
-        let bytes = match &self.dkim {
-            Some(s) => s.sign(personal.bytes)?,
-            None => personal.bytes,
+        // Signed from the canonical chunks: no second pass over
+        // the message, no copy to put the signature first.
+        let personal = match &self.dkim {
+            Some(s) => self.prepared.personalise_signed(&recipient, &self.key, s)?,
+            None => self.prepared.personalise(&recipient, &self.key),
         };
         Ok(Message {
             target,
             message_id: personal.message_id,
-            bytes,
+            bytes: personal.bytes,
         })
     }
 

@@ -49,6 +49,14 @@ pub fn plan<'p>(
         )));
     }
     let delivery = Delivery::of(project, req.outbox);
+    let unfilled = project.config.placeholders();
+    if delivery.is_smtp() && !req.dry_run && !unfilled.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{} is not filled in: {}; nothing was sent",
+            project.config.file.display(),
+            unfilled.join("; ")
+        )));
+    }
     let mut warnings: Vec<String> = secret_check(project, delivery.is_smtp() && !req.dry_run)?
         .into_iter()
         .collect();
