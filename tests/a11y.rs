@@ -38,6 +38,93 @@ fn tools() -> Option<String> {
     audit::source()
 }
 
+/// The edition's accent, as the sample writes it.
+const MIDWEEK_ACCENT: &str = "accent = \"#4338ca\"";
+
+#[test]
+fn a_failing_accent_fails_check_at_its_line_with_the_ratio_and_a_fix() {
+    let sample = Sample::new();
+    let file = "layouts/editions/midweek.toml";
+    let line = sample
+        .read(file)
+        .lines()
+        .position(|l| l == MIDWEEK_ACCENT)
+        .expect("the sample's accent")
+        + 1;
+    sample.edit(file, MIDWEEK_ACCENT, "accent = \"#9999ff\"");
+    let out = sample.run(&["check", "--all"]);
+    let text = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let at = format!(
+        "{file}:{line}:10: error: contrast 2.51:1 of `accent` #9999ff on `surface` #ffffff in light mode"
+    );
+    assert!(text.contains(&at), "no {at:?} in:\n{text}");
+    assert!(text.contains("text needs 4.5:1"), "{text}");
+    assert!(
+        text.contains("hint: the nearest colour that passes: `accent` #6161ff (4.50:1 on #ffffff)"),
+        "{text}"
+    );
+    sample.edit(file, "accent = \"#9999ff\"", MIDWEEK_ACCENT);
+    sample.run_ok(&["check", "--all"]);
+}
+
+#[test]
+fn the_email_is_one_article_named_by_its_subject_with_headings_in_order() {
+    let sample = Sample::new();
+    for id in ISSUES {
+        let html = std::fs::read_to_string(sample.build(id).join("email.html")).unwrap();
+        let doc = scraper::Html::parse_document(&html);
+        let select = |s: &str| scraper::Selector::parse(s).unwrap();
+        let articles: Vec<_> = doc.select(&select("[role=article]")).collect();
+        assert_eq!(articles.len(), 1, "{id}: one article");
+        let a = articles[0].value();
+        assert_eq!(a.attr("aria-roledescription"), Some("email"));
+        let subject = doc.select(&select("title")).next().unwrap().inner_html();
+        assert_eq!(a.attr("aria-label"), Some(subject.as_str()), "{id}");
+        assert_eq!(a.attr("lang"), Some("en"));
+        assert_eq!(a.attr("dir"), Some("ltr"));
+        for table in doc.select(&select("table")) {
+            assert_eq!(table.value().attr("role"), Some("presentation"), "{id}");
+        }
+        let pre = doc.select(&select(".preheader")).next().unwrap();
+        assert_eq!(pre.value().attr("aria-hidden"), Some("true"), "{id}");
+        let levels: Vec<u8> = doc
+            .select(&select("h1, h2, h3, h4, h5, h6"))
+            .map(|h| h.value().name()[1..].parse().unwrap())
+            .collect();
+        assert_eq!(
+            levels.iter().filter(|l| **l == 1).count(),
+            1,
+            "{id}: {levels:?}"
+        );
+        assert_eq!(levels[0], 1, "{id}: {levels:?}");
+        for w in levels.windows(2) {
+            assert!(
+                w[1] <= w[0] + 1,
+                "{id}: a heading level skipped in {levels:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn vague_link_text_in_the_guide_is_a_warning_at_the_link() {
+    let sample = Sample::new();
+    let guide = format!("issues/{}/guide.md", ISSUES[0]);
+    let text = sample.read(&guide);
+    let fixed = format!("{text}\nMore in [click here](https://almanac.example/more).\n");
+    sample.write(&guide, &fixed);
+    let line = fixed.lines().count();
+    let out = sample.run_ok(&["check", ISSUES[0]]);
+    let text = common::text(&out);
+    assert!(
+        text.contains(&format!(
+            "{guide}:{line}:9: warning: the link text \"click here\""
+        )),
+        "{text}"
+    );
+}
+
 fn file_url(path: &Path) -> String {
     format!("file://{}", path.display())
 }
@@ -278,7 +365,14 @@ fn every_served_page_passes_in_light_and_dark() {
 
     // Too many sign-ups from one client: the 429 page, shown as served.
     let slow_down = (0..20)
-        .map(|_| http(&serve.base, "POST", "/subscribe", "email=x%40example.com&edition=sunday"))
+        .map(|_| {
+            http(
+                &serve.base,
+                "POST",
+                "/subscribe",
+                "email=x%40example.com&edition=sunday",
+            )
+        })
         .find(|(status, _)| *status == 429)
         .expect("a 429 within 20 sign-ups")
         .1;

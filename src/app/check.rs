@@ -30,6 +30,12 @@ pub fn check(project: &Project, arg: Option<&str>, all: bool) -> Result<Report> 
                 .hint("fine for previews and the outbox; a send over SMTP refuses to go out until it is fixed"),
         );
     }
+    // The themes are data, checked before any issue is built: a colour
+    // that fails does so in every issue of its edition.
+    report.problems.extend(crate::render::contrast::check_all(
+        &project.config,
+        &project.layouts,
+    ));
     for id in &ids {
         match check_one(project, id.as_deref()) {
             Ok((line, p)) => {

@@ -81,6 +81,7 @@ pub fn issue(version: &str, id: &IssueId, snapshot: &Result<Snapshot, Error>) ->
     let body = match snapshot {
         Err(problems) => problem_box("This issue does not build", problems),
         Ok(s) => html! {
+            h1.visually-hidden { "Preview of " (id) }
             (inbox_line(s))
             div.workspace {
                 div.frames {
@@ -103,7 +104,8 @@ pub fn issue(version: &str, id: &IssueId, snapshot: &Result<Snapshot, Error>) ->
             }
             section.plain {
                 h2 { "Plain text" }
-                pre #plain { (s.email_txt) }
+                // Wide lines scroll: focusable so the keyboard can scroll it.
+                pre #plain tabindex="0" aria-label="Plain-text part" { (s.email_txt) }
             }
         },
     };

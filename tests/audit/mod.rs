@@ -3,7 +3,8 @@
 //! in the light and the dark colour scheme.
 //!
 //! axe is not in the repository: `.ci/run` installs it from the npm
-//! registry into `target/axe/` (`ALMANAC_AXE` names another `axe.min.js`).
+//! registry into `target/axe/` and names its `axe.min.js` in
+//! `ALMANAC_AXE_JS` (which, when unset, defaults to that place).
 //! Without it the tests that need it skip loudly, and fail under
 //! `ALMANAC_REQUIRE_TOOLS`.
 #![allow(dead_code)]
@@ -17,13 +18,7 @@ use serde_json::{Value, json};
 use super::browser::Browser;
 
 /// The rule sets run: what the issue asks for, nothing experimental.
-const TAGS: &[&str] = &[
-    "wcag2a",
-    "wcag2aa",
-    "wcag21a",
-    "wcag21aa",
-    "best-practice",
-];
+const TAGS: &[&str] = &["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
 
 /// Where `.ci/run` installs axe-core.
 fn default_path() -> PathBuf {
@@ -33,11 +28,14 @@ fn default_path() -> PathBuf {
 /// The source of `axe.min.js`, or `None` (after a loud skip) when it is not
 /// installed.
 pub fn source() -> Option<String> {
-    let path = std::env::var_os("ALMANAC_AXE")
+    let path = std::env::var_os("ALMANAC_AXE_JS")
         .map(PathBuf::from)
         .unwrap_or_else(default_path);
     let shown = path.display().to_string();
-    if !super::common::tool("axe-core (npm install --prefix target/axe axe-core@4)", &["test", "-s", &shown]) {
+    let what = format!(
+        "axe-core at {shown} (`npm install --prefix target/axe axe-core@4`, or name axe.min.js in ALMANAC_AXE_JS)"
+    );
+    if !super::common::tool(&what, &["test", "-s", &shown]) {
         return None;
     }
     Some(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{shown}: {e}")))
@@ -104,6 +102,13 @@ pub fn emulate(b: &mut Browser, scheme: Scheme) {
         json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme.to_string() }] }),
     )
     .expect("emulate the colour scheme");
+    // An audit that silently ran in light mode twice would pass for dark.
+    let query = format!("matchMedia('(prefers-color-scheme: {scheme})').matches");
+    assert_eq!(
+        b.eval(&query),
+        Value::Bool(true),
+        "{scheme} mode is not emulated"
+    );
 }
 
 /// Opens `url` in the browser's page and waits until it has loaded.
@@ -126,7 +131,11 @@ pub fn run(b: &mut Browser, axe: &str, scheme: Scheme, frames: bool) -> Vec<Viol
     emulate(b, scheme);
     if b.eval("typeof axe === 'object'").as_bool() != Some(true) {
         let loaded = b.eval(&format!("{axe}\n;typeof axe === 'object'"));
-        assert_eq!(loaded, Value::Bool(true), "axe-core did not load in the page");
+        assert_eq!(
+            loaded,
+            Value::Bool(true),
+            "axe-core did not load in the page"
+        );
     }
     let options = json!({
         "runOnly": { "type": "tag", "values": TAGS },

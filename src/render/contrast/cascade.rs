@@ -41,7 +41,7 @@ impl Scheme {
 }
 
 /// Where a colour was written.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Origin {
     /// A theme colour (the edition's key, e.g. `accent_text`).
     Theme(&'static str),
@@ -71,7 +71,7 @@ pub struct Var {
 #[derive(Debug, Clone)]
 pub struct Drawn {
     /// `tag.class.class`, or `tag in .class` of the nearest ancestor with one
-/// (its last, most particular class).
+    /// (its last, most particular class).
     pub label: String,
     pub fg: Paint,
     /// The opaque background behind the text.
@@ -166,7 +166,11 @@ impl Rules {
 /// The browser's own rules that matter here.
 const BROWSER: &[(&str, &str, &str)] = &[
     ("a", "color", "LinkText"),
-    ("h1, h2, h3, h4, h5, h6, strong, b, th", "font-weight", "bold"),
+    (
+        "h1, h2, h3, h4, h5, h6, strong, b, th",
+        "font-weight",
+        "bold",
+    ),
     ("h1", "font-size", "2em"),
     ("h2", "font-size", "1.5em"),
     ("h3", "font-size", "1.17em"),
@@ -228,6 +232,10 @@ struct Walk<'a> {
     browser: Vec<(Selector, &'a str, &'a str)>,
 }
 
+/// Where a declaration stands: its tier, its selector's specificity, its
+/// order in the sheet.
+type Precedence = (Tier, (u32, u32, u32), usize);
+
 /// The winning declaration of one property on one element.
 struct Won<'a> {
     value: &'a str,
@@ -270,8 +278,8 @@ impl Walk<'_> {
         if let Some((_, w, _)) = get("font-weight") {
             here.bold = is_bold(w.value, up.bold);
         }
-        let inline_block = get("display")
-            .is_some_and(|(_, w, _)| squash(w.value).starts_with("inline-block"));
+        let inline_block =
+            get("display").is_some_and(|(_, w, _)| squash(w.value).starts_with("inline-block"));
         let badge = match (&own_bg, inline_block) {
             (Some(_), true) => Some((here.bg.clone(), up.bg.clone())),
             _ => None,
@@ -293,11 +301,8 @@ impl Walk<'_> {
 
     /// The declarations that win on `el`, one per property, as
     /// (property, value, precedence).
-    fn declarations<'r>(
-        &'r self,
-        el: ElementRef<'r>,
-    ) -> Vec<(String, Won<'r>, (Tier, (u32, u32, u32), usize))> {
-        let mut all: Vec<(String, Won<'r>, (Tier, (u32, u32, u32), usize))> = Vec::new();
+    fn declarations<'r>(&'r self, el: ElementRef<'r>) -> Vec<(String, Won<'r>, Precedence)> {
+        let mut all: Vec<(String, Won<'r>, Precedence)> = Vec::new();
         for (sel, name, value) in &self.browser {
             if sel.matches(&el) {
                 let won = Won {
@@ -342,7 +347,7 @@ impl Walk<'_> {
             }
         }
         // Lowest precedence first, so the last of each property wins.
-        all.sort_by(|a, b| a.2.cmp(&b.2));
+        all.sort_by_key(|a| a.2);
         all
     }
 
@@ -728,12 +733,21 @@ mod tests {
         let dark = drawn(html, &rules, &vars(), Scheme::Dark);
         assert_eq!(find(&light, "td.cell").fg.origin, Origin::Theme("text"));
         assert_eq!(find(&dark, "td.cell").fg.origin, Origin::Theme("dark_text"));
-        assert_eq!(find(&dark, "td.cell").bg.origin, Origin::Theme("dark_surface"));
+        assert_eq!(
+            find(&dark, "td.cell").bg.origin,
+            Origin::Theme("dark_surface")
+        );
         // The inlined red beats the @media blue, as in the built email.
         assert_eq!(find(&dark, "span.x").fg.color, Rgba::parse("red").unwrap());
-        assert!(matches!(find(&dark, "span.x").fg.origin, Origin::Sheet { sheet: 0, .. }));
+        assert!(matches!(
+            find(&dark, "span.x").fg.origin,
+            Origin::Sheet { sheet: 0, .. }
+        ));
         // No author colour for links: the browser's.
-        assert!(matches!(find(&light, "a in .cell").fg.origin, Origin::Browser(_)));
+        assert!(matches!(
+            find(&light, "a in .cell").fg.origin,
+            Origin::Browser(_)
+        ));
     }
 
     #[test]
@@ -754,6 +768,9 @@ mod tests {
         assert_eq!(specificity("pre.code"), (0, 1, 1));
         assert_eq!(specificity(".a .b > p:first-child"), (0, 3, 1));
         assert_eq!(specificity("#m a[href]"), (1, 1, 1));
-        assert_eq!(split_selectors("a, b:not(.x, .y) ,c"), ["a", "b:not(.x, .y)", "c"]);
+        assert_eq!(
+            split_selectors("a, b:not(.x, .y) ,c"),
+            ["a", "b:not(.x, .y)", "c"]
+        );
     }
 }

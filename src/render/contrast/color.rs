@@ -21,29 +21,89 @@ impl Rgba {
         Rgba { r, g, b, a: 1.0 }
     }
 
-    /// Any CSS colour (`#abc`, `#aabbcc80`, `rgb()`, `hsl()`, a name);
-    /// `None` for what is not one (`inherit`, `currentColor`, a gradient).
+    /// A CSS colour as stylesheets for email write them (`#abc`, `#abcd`,
+    /// `#aabbcc`, `#aabbccdd`, `rgb()`/`rgba()`, the basic names); `None`
+    /// for anything else (`inherit`, `currentColor`, a gradient), which
+    /// the check then leaves alone rather than guess.
     pub fn parse(css: &str) -> Option<Rgba> {
-        let c = csscolorparser::parse(css.trim()).ok()?;
+        let c = css.trim().to_ascii_lowercase();
+        if let Some(h) = c.strip_prefix('#') {
+            return Rgba::hex_digits(h);
+        }
+        if let Some(args) = c
+            .strip_prefix("rgba(")
+            .or_else(|| c.strip_prefix("rgb("))
+            .and_then(|a| a.strip_suffix(')'))
+        {
+            let parts: Vec<&str> = args
+                .split([',', ' ', '/'])
+                .filter(|p| !p.is_empty())
+                .collect();
+            let channel = |p: &str| match p.strip_suffix('%') {
+                Some(n) => n.parse::<f64>().ok().map(|n| n / 100.0),
+                None => p.parse::<f64>().ok().map(|n| n / 255.0),
+            };
+            let alpha = |p: &str| match p.strip_suffix('%') {
+                Some(n) => n.parse::<f64>().ok().map(|n| n / 100.0),
+                None => p.parse::<f64>().ok(),
+            };
+            return match parts.as_slice() {
+                [r, g, b] => Some(Rgba::opaque(channel(r)?, channel(g)?, channel(b)?)),
+                [r, g, b, a] => Some(Rgba {
+                    a: alpha(a)?.clamp(0.0, 1.0),
+                    ..Rgba::opaque(channel(r)?, channel(g)?, channel(b)?)
+                }),
+                _ => None,
+            };
+        }
+        let hex = match c.as_str() {
+            "black" => "000000",
+            "white" => "ffffff",
+            "red" => "ff0000",
+            "green" => "008000",
+            "blue" => "0000ff",
+            "gray" | "grey" => "808080",
+            "silver" => "c0c0c0",
+            "navy" => "000080",
+            "maroon" => "800000",
+            "purple" => "800080",
+            "teal" => "008080",
+            "olive" => "808000",
+            "yellow" => "ffff00",
+            "orange" => "ffa500",
+            _ => return None,
+        };
+        Rgba::hex_digits(hex)
+    }
+
+    /// `rgb`, `rgba`, `rrggbb` or `rrggbbaa`.
+    fn hex_digits(h: &str) -> Option<Rgba> {
+        if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let long: String = match h.len() {
+            3 | 4 => h.chars().flat_map(|c| [c, c]).collect(),
+            6 | 8 => h.to_owned(),
+            _ => return None,
+        };
+        let ch = |i: usize| {
+            u8::from_str_radix(&long[i..i + 2], 16)
+                .ok()
+                .map(|v| f64::from(v) / 255.0)
+        };
+        let a = match long.len() {
+            8 => ch(6)?,
+            _ => 1.0,
+        };
         Some(Rgba {
-            r: f64::from(c.r),
-            g: f64::from(c.g),
-            b: f64::from(c.b),
-            a: f64::from(c.a),
+            a,
+            ..Rgba::opaque(ch(0)?, ch(2)?, ch(4)?)
         })
     }
 
+    /// A theme colour, `#rrggbb`.
     pub fn from_hex(hex: &str) -> Option<Rgba> {
-        let h = hex.strip_prefix('#')?;
-        if h.len() != 6 {
-            return None;
-        }
-        let ch = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
-        Some(Rgba::opaque(
-            f64::from(ch(0)?) / 255.0,
-            f64::from(ch(2)?) / 255.0,
-            f64::from(ch(4)?) / 255.0,
-        ))
+        Rgba::hex_digits(hex.strip_prefix('#')?).filter(|c| c.a == 1.0)
     }
 
     /// This colour drawn over `below` (which is opaque).
