@@ -334,6 +334,28 @@ mod tests {
     }
 
     #[test]
+    fn a_colour_in_email_css_is_reported_at_its_declaration() {
+        let (d, config, _) = project(str::to_owned);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let css = std::fs::read_to_string(root.join("layouts/email.css")).unwrap()
+            + "\n.footer-address { color: #bbbbbb; }\n";
+        std::fs::write(d.path().join("layouts/email.css"), &css).unwrap();
+        let layouts = Layouts::load(&d.path().join("layouts")).unwrap();
+        let p = check_all(&config, &layouts);
+        let line = css.lines().count();
+        let found =
+            p.0.iter()
+                .find(|p| p.message.contains("#bbbbbb") && p.message.contains("light mode"))
+                .unwrap_or_else(|| panic!("no #bbbbbb in {p}"));
+        assert!(found.file.ends_with("layouts/email.css"), "{found}");
+        assert_eq!(found.line_col().map(|(l, _)| l), Some(line), "{found}");
+        assert!(
+            found.hint.as_deref().unwrap().contains("nearest colour"),
+            "{found}"
+        );
+    }
+
+    #[test]
     fn the_sample_themes_pass() {
         let (_d, config, layouts) = project(str::to_owned);
         let p = check_all(&config, &layouts);
