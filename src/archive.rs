@@ -194,7 +194,9 @@ li{padding:1rem 0;border-top:1px solid #ddd9cf}\
 .subject{font-size:1.2rem;margin:0 0 .25rem}\
 .subject a{color:#1d1d1b}\
 .guide{margin:0;color:#444}\
-footer{font:13px/1.4 -apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#777;border-top:1px solid #ddd9cf;padding-top:1rem}";
+footer{max-width:42rem;margin:0 auto;padding:1rem 1.25rem 2.5rem;font:13px/1.4 -apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#5c5a55}\
+footer p{margin:0;padding-top:1rem;border-top:1px solid #ddd9cf}\
+:focus-visible{outline:3px solid #1d4ed8;outline-offset:2px}";
 
 fn index(config: &Config, pages: &[&Page<'_>]) -> String {
     let n = &config.newsletter;
@@ -231,8 +233,8 @@ fn index(config: &Config, pages: &[&Page<'_>]) -> String {
                             }
                         }
                     }
-                    footer { (n.name) " · " (n.postal_address) }
                 }
+                footer { p { (n.name) " · " (n.postal_address) } }
             }
         }
     };

@@ -61,6 +61,19 @@ pub struct Edition {
     /// Extra CSS for this edition only, appended to `email.css`.
     #[serde(default)]
     pub css: Option<String>,
+    /// The file it was read from (or would be, for an embedded default)
+    /// and its text, so checks of the theme can point at a key's value.
+    #[serde(skip, default)]
+    pub file: PathBuf,
+    #[serde(skip, default = "empty_source")]
+    pub source: Arc<str>,
+    /// Whether this is the embedded default (there is no `file`).
+    #[serde(skip, default)]
+    pub embedded: bool,
+}
+
+fn empty_source() -> Arc<str> {
+    Arc::from("")
 }
 
 fn placeholder_id() -> EditionId {
@@ -91,10 +104,28 @@ pub struct Theme {
     pub dark_background: Color,
     pub dark_surface: Color,
     pub dark_text: Color,
+    /// Links, the kicker and the badge in dark mode, where the light
+    /// accent is usually too dark to read; absent means `accent`.
+    #[serde(default)]
+    pub dark_accent: Option<Color>,
+    /// Secondary text in dark mode; absent means `muted`.
+    #[serde(default)]
+    pub dark_muted: Option<Color>,
+}
+
+impl Theme {
+    /// The key an absent optional colour falls back to.
+    pub fn fallback(key: &str) -> Option<&'static str> {
+        match key {
+            "dark_accent" => Some("accent"),
+            "dark_muted" => Some("muted"),
+            _ => None,
+        }
+    }
 }
 
 /// The names of the theme colours, as written in `var(--name)`.
-pub const THEME_VARS: [&str; 10] = [
+pub const THEME_VARS: [&str; 12] = [
     "accent",
     "accent-text",
     "background",
@@ -105,11 +136,29 @@ pub const THEME_VARS: [&str; 10] = [
     "dark-background",
     "dark-surface",
     "dark-text",
+    "dark-accent",
+    "dark-muted",
+];
+
+/// The edition file's key for each of `THEME_VARS`.
+pub const THEME_KEYS: [&str; 12] = [
+    "accent",
+    "accent_text",
+    "background",
+    "surface",
+    "text",
+    "muted",
+    "border",
+    "dark_background",
+    "dark_surface",
+    "dark_text",
+    "dark_accent",
+    "dark_muted",
 ];
 
 impl Theme {
     /// `(name, value)` pairs substituted for `var(--name)` in the CSS.
-    pub fn vars(&self) -> [(&'static str, &Color); 10] {
+    pub fn vars(&self) -> [(&'static str, &Color); 12] {
         let values = [
             &self.accent,
             &self.accent_text,
@@ -121,8 +170,21 @@ impl Theme {
             &self.dark_background,
             &self.dark_surface,
             &self.dark_text,
+            self.dark_accent.as_ref().unwrap_or(&self.accent),
+            self.dark_muted.as_ref().unwrap_or(&self.muted),
         ];
         std::array::from_fn(|i| (THEME_VARS[i], values[i]))
+    }
+
+    /// `(var name, key, value)` for each colour. An absent `dark_accent`
+    /// keeps its key (with `accent`'s value): a pair failing only in dark
+    /// mode is fixed by adding it, not by changing `accent`.
+    pub fn entries(&self) -> Vec<(&'static str, &'static str, &Color)> {
+        self.vars()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, color))| (name, THEME_KEYS[i], color))
+            .collect()
     }
 }
 
@@ -187,9 +249,10 @@ impl Layouts {
             Arc::from(DEFAULT_CSS)
         };
         let mut editions = BTreeMap::new();
-        for (id, file, src) in edition_sources(dir, &mut problems) {
+        for (id, file, src, embedded) in edition_sources(dir, &mut problems) {
             match parse_edition(&id, &file, &src) {
-                Ok(e) => {
+                Ok(mut e) => {
+                    e.embedded = embedded;
                     editions.insert(e.id.clone(), e);
                 }
                 Err(p) => problems.push(p),
@@ -217,9 +280,9 @@ impl Layouts {
 }
 
 /// The user's edition files, plus embedded defaults for ids they lack.
-fn edition_sources(dir: &Path, problems: &mut Problems) -> Vec<(String, PathBuf, Arc<str>)> {
+fn edition_sources(dir: &Path, problems: &mut Problems) -> Vec<(String, PathBuf, Arc<str>, bool)> {
     let ed_dir = dir.join("editions");
-    let mut found: BTreeMap<String, (PathBuf, Arc<str>)> = BTreeMap::new();
+    let mut found: BTreeMap<String, (PathBuf, Arc<str>, bool)> = BTreeMap::new();
     if let Ok(entries) = std::fs::read_dir(&ed_dir) {
         for entry in entries.flatten() {
             let path = entry.path();
@@ -231,7 +294,7 @@ fn edition_sources(dir: &Path, problems: &mut Problems) -> Vec<(String, PathBuf,
             };
             match read_text(&path, MAX_LAYOUT_BYTES) {
                 Ok(src) => {
-                    found.insert(stem.to_owned(), (path.clone(), src));
+                    found.insert(stem.to_owned(), (path.clone(), src, false));
                 }
                 Err(p) => problems.push(p),
             }
@@ -240,11 +303,11 @@ fn edition_sources(dir: &Path, problems: &mut Problems) -> Vec<(String, PathBuf,
     for (id, src) in DEFAULT_EDITIONS {
         found
             .entry((*id).to_owned())
-            .or_insert_with(|| (ed_dir.join(format!("{id}.toml")), Arc::from(*src)));
+            .or_insert_with(|| (ed_dir.join(format!("{id}.toml")), Arc::from(*src), true));
     }
     found
         .into_iter()
-        .map(|(id, (path, src))| (id, path, src))
+        .map(|(id, (path, src, embedded))| (id, path, src, embedded))
         .collect()
 }
 
@@ -254,6 +317,8 @@ fn parse_edition(id: &str, file: &Path, src: &Arc<str>) -> Result<Edition, Probl
     })?;
     let mut edition: Edition = toml::from_str(src).map_err(|e| toml_problem(file, src, &e))?;
     edition.id = id;
+    edition.file = file.to_path_buf();
+    edition.source = src.clone();
     let mut seen = Vec::new();
     for s in &edition.sections {
         if seen.contains(s) {

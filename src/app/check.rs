@@ -46,6 +46,12 @@ pub fn check(project: &Project, arg: Option<&str>, all: bool) -> Result<Report> 
             );
         }
     }
+    // The themes are data, checked before any issue is built: a colour
+    // that fails does so in every issue of its edition.
+    report.problems.extend(crate::render::contrast::check_all(
+        &project.config,
+        &project.layouts,
+    ));
     for id in &ids {
         report
             .problems

@@ -59,6 +59,44 @@ pub const MAX_NESTING: usize = 32;
 /// The largest image size accepted, in pixels: anything more is a typo.
 const MAX_IMAGE_PX: u32 = 10_000;
 
+/// Link texts that say nothing out of context (WCAG 2.4.4), as people
+/// write them; compared without case, spaces or closing punctuation.
+const VAGUE_LINK_TEXTS: &[&str] = &[
+    "click here",
+    "click",
+    "here",
+    "read more",
+    "more",
+    "learn more",
+    "link",
+    "this link",
+    "this",
+    "continue reading",
+    "see more",
+    "details",
+];
+
+/// Why a link's text makes no sense out of context, if it does not.
+pub fn vague_link_text(text: &str) -> Option<String> {
+    let t = text.trim();
+    let key = t
+        .trim_end_matches(['.', '!', '…', ':', '»', '→', ' '])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    if t.is_empty() {
+        return Some("a link without text".into());
+    }
+    if VAGUE_LINK_TEXTS.contains(&key.as_str()) {
+        return Some(format!("the link text \"{t}\" does not say where it goes"));
+    }
+    let bare = ["https://", "http://", "www."]
+        .iter()
+        .any(|p| key.starts_with(p));
+    bare.then(|| format!("the link text is a bare URL, {t}, which screen readers spell out"))
+}
+
 /// The text of inlines without markup.
 pub fn plain(inl: &[Inline]) -> String {
     let mut s = String::new();
@@ -301,6 +339,13 @@ impl Builder {
             Frame::Strong(c) => self.inline(Inline::Strong(c)),
             Frame::Emph(c) => self.inline(Inline::Emph(c)),
             Frame::Link(url, children) => {
+                if let Some(why) = vague_link_text(&plain(&children)) {
+                    self.warnings.push((
+                        span,
+                        why,
+                        "say where the link goes, e.g. [the paper on sparse autoencoders](https://...): screen readers list links by their text alone",
+                    ));
+                }
                 if let Some(url) = url {
                     self.inline(Inline::Link { url, children });
                 }
@@ -490,6 +535,22 @@ mod tests {
         assert_eq!(errs.len(), 2, "{errs:?}");
         let spans: Vec<_> = errs.iter().map(|e| e.0.clone()).collect();
         assert_eq!(spans, [26..36, 37..44]);
+    }
+
+    #[test]
+    fn vague_link_texts_are_warned_about_at_the_link() {
+        let src = "See [click here](https://e.com/a), [Read more…](https://e.com/b), <https://e.com/c> and [the paper](https://e.com/d).\n";
+        let p = parse_with_warnings(src).unwrap();
+        let w: Vec<&str> = p.warnings.iter().map(|(s, _, _)| &src[s.clone()]).collect();
+        assert_eq!(
+            w,
+            [
+                "[click here](https://e.com/a)",
+                "[Read more…](https://e.com/b)",
+                "<https://e.com/c>"
+            ]
+        );
+        assert!(p.warnings[2].1.contains("bare URL"), "{:?}", p.warnings);
     }
 
     #[test]

@@ -162,6 +162,7 @@ pub fn issue(
     let body = match snapshot {
         Err(problems) => problem_box("This issue does not build", problems),
         Ok(s) => html! {
+            h1.visually-hidden { "Preview of " (id) }
             (inbox_line(s))
             div.toolbar {
                 (tabs(view, s))
@@ -170,7 +171,10 @@ pub fn issue(
             }
             @if let Some(r) = &view.reader { (reader_note(r, &s.edition)) }
             (panel(view, Tab::Email, email_panel(id, view)))
-            (panel(view, Tab::Text, html! { pre #plain { (s.email_txt) } }))
+            (panel(view, Tab::Text, html! {
+                // Wide lines scroll: focusable so the keyboard can scroll it.
+                pre #plain tabindex="0" aria-label="Plain-text part" { (s.email_txt) }
+            }))
             (panel(view, Tab::Details, details_panel(id, view, s)))
         },
     };

@@ -14,9 +14,11 @@ use crate::layouts::Section;
 /// Renders the full document. `css` goes in the head for css-inline to
 /// consume; `web` selects the browser version.
 pub fn document(v: &View<'_>, css: &str, web: bool) -> String {
+    let lang = v.config.newsletter.language.as_str();
+    let dir = direction(lang);
     let doc = html! {
         (DOCTYPE)
-        html lang=(v.config.newsletter.language.as_str()) xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" {
+        html lang=(lang) dir=(dir) xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -31,23 +33,12 @@ pub fn document(v: &View<'_>, css: &str, web: bool) -> String {
             }
             body class="body" {
                 @if !web { (preheader(v)) }
-                table.wrapper role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
-                    tr { td.wrapper-cell align="center" {
-                        (PreEscaped(MSO_OPEN))
-                        table.container role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
-                            @if !web { (topbar(v)) }
-                            (masthead(v))
-                            @for s in &v.edition.sections {
-                                @match s {
-                                    Section::Note => (note(v, web)),
-                                    Section::Guide => (guide(v)),
-                                    Section::News => (news(v)),
-                                }
-                            }
-                            (footer(v, web))
-                        }
-                        (PreEscaped(MSO_CLOSE))
-                    } }
+                @if web {
+                    // A page of its own: the landmark a browser's reader
+                    // jumps to. (In webmail the client's page has one.)
+                    main { (content(v, web, lang, dir)) }
+                } @else {
+                    (content(v, web, lang, dir))
                 }
             }
         }
@@ -55,15 +46,61 @@ pub fn document(v: &View<'_>, css: &str, web: bool) -> String {
     doc.into_string()
 }
 
+/// The email in one region that screen readers announce as an email named
+/// by its subject, with its language and direction repeated there: webmail
+/// drops the `<html>` element and its attributes, keeping only the body's
+/// content. The layout tables inside are `role="presentation"`, so the
+/// structure read out is the headings, paragraphs and lists.
+fn content(v: &View<'_>, web: bool, lang: &str, dir: &str) -> Markup {
+    html! {
+        div.email role="article" aria-roledescription="email" aria-label=(v.issue.subject) lang=(lang) dir=(dir) {
+            table.wrapper role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                tr { td.wrapper-cell align="center" {
+                    (PreEscaped(MSO_OPEN))
+                    table.container role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                        @if !web { (topbar(v)) }
+                        (masthead(v))
+                        @for s in &v.edition.sections {
+                            @match s {
+                                Section::Note => (note(v, web)),
+                                Section::Guide => (guide(v)),
+                                Section::News => (news(v)),
+                            }
+                        }
+                        (footer(v, web))
+                    }
+                    (PreEscaped(MSO_CLOSE))
+                } }
+            }
+        }
+    }
+}
+
+/// `rtl` for the languages written right to left, by their primary subtag.
+fn direction(lang: &str) -> &'static str {
+    let primary = lang
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match primary.as_str() {
+        "ar" | "arc" | "ckb" | "dv" | "fa" | "ha" | "he" | "iw" | "khw" | "ks" | "ps" | "sd"
+        | "ug" | "ur" | "yi" => "rtl",
+        _ => "ltr",
+    }
+}
+
 const MSO_HEAD: &str = "<!--[if mso]><noscript><xml><o:OfficeDocumentSettings><o:PixelsPerInch>96</o:PixelsPerInch></o:OfficeDocumentSettings></xml></noscript><![endif]-->";
 const MSO_OPEN: &str = "<!--[if mso]><table role=\"presentation\" width=\"600\" align=\"center\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\"><tr><td width=\"600\"><![endif]-->";
 const MSO_CLOSE: &str = "<!--[if mso]></td></tr></table><![endif]-->";
 
 /// The inbox teaser, hidden in the body; padded with zero-width joiners so
-/// clients do not pull body text into the preview after it.
+/// clients do not pull body text into the preview after it. Outside the
+/// email's region and hidden from screen readers, which would otherwise
+/// read the teaser (and sixty blanks) before or after the letter itself.
 fn preheader(v: &View<'_>) -> Markup {
     html! {
-        div.preheader { (v.issue.preheader) (PreEscaped("&#8204;&#160;".repeat(60))) }
+        div.preheader aria-hidden="true" { (v.issue.preheader) (PreEscaped("&#8204;&#160;".repeat(60))) }
     }
 }
 

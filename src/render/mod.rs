@@ -2,6 +2,7 @@
 //! text (both as templates with holes for personal fields) and the web page.
 //! Never imports `mail`, `send` or `state`: nothing here knows recipients.
 
+pub mod contrast;
 pub mod css;
 pub mod css_lint;
 pub mod html;
