@@ -178,7 +178,7 @@ fn without_theme_vars(value: &str) -> String {
 }
 
 /// The rest of `input`, as written.
-fn exhaust<'i>(input: &mut Parser<'i>) -> &'i str {
+pub(crate) fn exhaust<'i>(input: &mut Parser<'i>) -> &'i str {
     let start = input.position();
     while input.next().is_ok() {}
     input.slice_from(start)

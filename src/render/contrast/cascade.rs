@@ -21,6 +21,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 use super::color::Rgba;
 use crate::content::markdown::MAX_NESTING;
 use crate::render::css::var_refs;
+use crate::render::css_lint::exhaust;
 use crate::render::lint::squash;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -558,13 +559,6 @@ struct Collector {
     /// Declarations of the rule being read.
     current: Vec<Decl>,
     order: usize,
-}
-
-/// The rest of `input`, as written.
-fn exhaust<'i>(input: &mut Parser<'i>) -> &'i str {
-    let start = input.position();
-    while input.next().is_ok() {}
-    input.slice_from(start)
 }
 
 impl Collector {
