@@ -94,7 +94,6 @@ fn three_relays_one_killed_one_metered_everyone_once() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let summary = stdout(&out);
-    eprintln!("{summary}");
     assert!(summary.contains("relay backup: sent"), "{summary}");
     assert!(summary.contains("was out of the run"), "{summary}");
 
