@@ -105,13 +105,31 @@ fn three_relays_one_killed_one_metered_everyone_once() {
         }
     }
     assert_eq!(got.len(), READERS, "someone got nothing");
+    // The one duplicate SMTP can't rule out: the killed relay stored a
+    // message and died before its "250" reached us, so it went again
+    // elsewhere. At most one per session to that relay, and only there.
+    let b_got = b.counts();
     let twice: Vec<_> = got.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "not exactly once: {twice:?}");
+    assert!(
+        twice.len() <= 2
+            && twice
+                .iter()
+                .all(|(to, n)| **n == 2 && b_got.contains_key(*to)),
+        "not exactly once: {twice:?}"
+    );
 
     // The journal says through which relay each went.
     let by_relay = relays(&s, SUNDAY);
+    assert_eq!(
+        by_relay["primary"] as usize + by_relay["metered"] as usize + by_relay["backup"] as usize,
+        READERS
+    );
     assert_eq!(by_relay["primary"] as usize, total(&a), "{by_relay:?}");
-    assert_eq!(by_relay["backup"] as usize, total(&b), "{by_relay:?}");
+    assert_eq!(
+        by_relay["backup"] as usize + twice.len(),
+        total(&b),
+        "{by_relay:?}"
+    );
     assert_eq!(by_relay["metered"] as usize, total(&c), "{by_relay:?}");
     assert!(total(&c) <= QUOTA, "quota exceeded: {}", total(&c));
     let status = stdout(&s.run_ok(&["status", SUNDAY]));
