@@ -228,6 +228,11 @@ fn assert_the_five_changes(s: &Sample) {
         status.contains("came back: 1 complaints, 1 hard bounces, 1 soft bounces"),
         "{status}"
     );
+    // Who got it still counts among its recipients after leaving.
+    assert!(
+        status.contains("sent 5, failed 0, pending 0 of 5 recipients"),
+        "{status}"
+    );
 }
 
 #[test]

@@ -8,9 +8,8 @@ mod browser;
 mod common;
 mod sink;
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use almanac::mail::{Purpose, TokenKey};
@@ -20,37 +19,11 @@ use sink::Sink;
 
 const SECRET: &str = "signup-test-secret";
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(s: &Sample, sink: &Sink) -> Server {
-    let mut child = s
-        .command(&["serve", "--listen", "127.0.0.1:0"])
-        .env("ALMANAC_UNSUBSCRIBE_SECRET", SECRET)
-        .env("ALMANAC_SMTP_URL", sink.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("serving on http://127.0.0.1:")
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .unwrap_or_else(|| panic!("unexpected: {line}"));
-    Server { child, port }
+fn serve(s: &Sample, sink: &Sink) -> common::Served {
+    s.serve(&[
+        ("ALMANAC_UNSUBSCRIBE_SECRET", SECRET),
+        ("ALMANAC_SMTP_URL", &sink.url()),
+    ])
 }
 
 /// (status, head, body) of one request.

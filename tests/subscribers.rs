@@ -154,28 +154,6 @@ fn https_link(header: &str) -> url::Url {
     url::Url::parse(https).unwrap()
 }
 
-/// Starts `almanac serve` and returns it with its port.
-fn serve(s: &Sample) -> (std::process::Child, u16) {
-    use std::io::BufRead;
-    let mut child = s
-        .command(&["serve", "--listen", "127.0.0.1:0"])
-        .env("ALMANAC_UNSUBSCRIBE_SECRET", SECRET)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("serving on http://127.0.0.1:")
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .unwrap_or_else(|| panic!("unexpected: {line}"));
-    (child, port)
-}
-
 fn post(port: u16, target: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -264,7 +242,8 @@ fn a_reader_leaves_one_edition_and_comes_back_on_the_manage_page() {
         .parse(ada.as_bytes())
         .unwrap();
     let link = https_link(parsed.header_raw("List-Unsubscribe").unwrap());
-    let (_server, port) = serve(&s);
+    let server = s.serve(&[("ALMANAC_UNSUBSCRIBE_SECRET", SECRET)]);
+    let port = server.port;
     let target = format!("{}?{}", link.path(), link.query().unwrap());
     let (status, body) = post(port, &target, "List-Unsubscribe=One-Click");
     assert_eq!(status, 200, "{body}");

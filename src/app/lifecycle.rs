@@ -146,7 +146,9 @@ impl Context {
         st.date = Some(issue.date.0.to_string());
         st.subject = Some(issue.subject.to_string());
         let a = self.state.audience(issue.edition.as_str(), key, true)?;
-        st.recipients = a.already_sent + a.pending;
+        // Whoever got it counts, even after leaving: "sent 6 of 5" would
+        // read as a miscount once a reader has bounced.
+        st.recipients = counts.sent + a.pending;
         // Failed ones have not got it either, but are counted as failed.
         st.pending = a.pending.saturating_sub(counts.failed);
         let unfinished = run.as_ref().is_some_and(|r| r.finished_at.is_none());

@@ -162,10 +162,12 @@ pub(crate) fn stored_name(name: Option<&str>) -> Option<Line> {
 
 /// The subscriber with this address, as a send addresses them, whatever
 /// their status: the preview shows anyone's email, and says whether a
-/// send would reach them.
-pub fn reader(project: &Project, address: &str, now: DateTime<Utc>) -> Result<Reader> {
+/// send would reach them. The list is read as stored, not synced: the
+/// preview asks for every frame and file, and its page has synced the
+/// configured CSV (through `first`) before its frames ask.
+pub fn reader(project: &Project, address: &str) -> Result<Reader> {
     let email: Email = address.parse().map_err(Error::Invalid)?;
-    let (state, _) = open(project, now)?;
+    let state = State::open(&project.config.paths.state)?;
     let Some(s) = state.subscriber(&email.key())? else {
         return Err(Error::NotFound(format!(
             "no subscriber has the address {email}; `almanac subscribers list` shows who is on the list"

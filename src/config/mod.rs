@@ -195,6 +195,15 @@ pub struct Relay {
     pub rate_per_day: Option<u64>,
 }
 
+/// A relay's limits as checked, before its server is.
+struct Limits {
+    connections: Option<usize>,
+    weight: u32,
+    rate_per_second: Option<f64>,
+    rate_per_hour: Option<u64>,
+    rate_per_day: Option<u64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Smtp {
     /// What the journal and `status` call it (default `host:port`).
@@ -720,25 +729,20 @@ impl Validator<'_> {
                     "give each relay its own `name`: the journal counts its quota by name",
                 );
             }
-            let (connections, weight, rate_per_second, rate_per_hour, rate_per_day) = limits;
             relays.push(Relay {
                 smtp,
-                connections,
-                weight,
-                rate_per_second,
-                rate_per_hour,
-                rate_per_day,
+                connections: limits.connections,
+                weight: limits.weight,
+                rate_per_second: limits.rate_per_second,
+                rate_per_hour: limits.rate_per_hour,
+                rate_per_day: limits.rate_per_day,
             });
         }
         relays
     }
 
     /// A relay's own connections, weight and rates, each checked.
-    #[allow(clippy::type_complexity)]
-    fn relay_limits(
-        &mut self,
-        r: &raw::RawSmtp,
-    ) -> (Option<usize>, u32, Option<f64>, Option<u64>, Option<u64>) {
+    fn relay_limits(&mut self, r: &raw::RawSmtp) -> Limits {
         let mut whole = |v: &Option<Spanned<i64>>, what: &str, max: i64, hint: &str| {
             let v = v.as_ref()?;
             let n = *v.get_ref();
@@ -792,7 +796,13 @@ impl Validator<'_> {
             Some(v) => Some(*v.get_ref()),
             None => None,
         };
-        (connections, weight, per_second, per_hour, per_day)
+        Limits {
+            connections,
+            weight,
+            rate_per_second: per_second,
+            rate_per_hour: per_hour,
+            rate_per_day: per_day,
+        }
     }
 
     /// One server. `single`: the only one, where ALMANAC_SMTP_URL and

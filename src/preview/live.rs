@@ -77,7 +77,7 @@ impl Source for Live {
 
     fn reader(&self, address: &str) -> Result<Reader, Error> {
         let project = self.project()?;
-        crate::app::subscribers::reader(&project, address, crate::clock::now())
+        crate::app::subscribers::reader(&project, address)
     }
 
     fn readers(&self) -> Result<Vec<Listed>, Error> {

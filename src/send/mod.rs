@@ -233,8 +233,13 @@ pub async fn run_lanes<T: Transport>(
         .backoff
         .saturating_mul(120)
         .max(Duration::from_millis(100));
+    let vias = lanes
+        .iter()
+        .map(|l| l.transport.via().as_stored())
+        .collect();
     let shared = Arc::new(Shared {
         job,
+        vias,
         lanes,
         dispatch: Mutex::new(dispatch),
         wake: tokio::sync::Notify::new(),
@@ -372,6 +377,8 @@ enum Permit {
 
 struct Shared<T> {
     job: Job,
+    /// Each lane's `via` as the journal stores it, made once per run.
+    vias: Vec<String>,
     lanes: Vec<Lane<T>>,
     dispatch: Mutex<Dispatch>,
     /// Rung when a lane's standing changes, for workers waiting their turn.
@@ -820,7 +827,7 @@ impl<T: Transport> Worker<T> {
                 attempts: d.attempts,
                 reply: d.reply.to_string(),
                 message_id: d.message_id.clone(),
-                via: shared.lanes[self.lane].transport.via().as_stored(),
+                via: shared.vias[self.lane].clone(),
             };
             if let Err(e) = j.record(outcome).await {
                 // The message went out but its record did not: count it

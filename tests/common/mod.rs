@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The sample issues in the repository.
 pub const MIDWEEK: &str = "2026-11-25-midweek";
@@ -302,4 +302,44 @@ pub fn certificates(dir: &Path) {
             "ext.cnf",
         ],
     );
+}
+
+/// `almanac serve` on a free loopback port; stopped when dropped.
+pub struct Served {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sample {
+    /// Starts `almanac serve` in the copy with these variables set and
+    /// waits for the line that names its port.
+    pub fn serve(&self, env: &[(&str, &str)]) -> Served {
+        use std::io::BufRead;
+        let mut cmd = self.command(&["serve", "--listen", "127.0.0.1:0"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start almanac serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("serving on http://127.0.0.1:")
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .unwrap_or_else(|| panic!("unexpected: {line}"));
+        Served { child, port }
+    }
 }
